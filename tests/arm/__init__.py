@@ -1,0 +1,1 @@
+"""Tests of the ARM dynamic provider for Azure Stack Hub (arm/)."""
