@@ -1,0 +1,1 @@
+"""Pure planning logic (addresses, rules, quotas): plain functions tested without Pulumi."""

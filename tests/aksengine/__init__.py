@@ -1,0 +1,1 @@
+"""Tests of the aksengine package: settings rules, apimodel, change plans and the lifecycle."""
