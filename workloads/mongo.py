@@ -1,0 +1,164 @@
+"""The ratings database: a MongoDB replica set of the official `mongo` image, one member per worker.
+
+How the set comes up, with no operator and no credentials outside Kubernetes Secrets:
+- every member runs `mongod --replSet --keyFile` directly (not the image's entrypoint, whose first-start user
+  creation runs on a throwaway standalone server on every member);
+- a `member` container beside each mongod runs `MEMBER_SCRIPT`, which waits for the local mongod, then runs
+  `JOIN_SCRIPT` until it succeeds and only then marks the pod ready. Member 0 initiates a one-member set if none
+  exists and creates the root user through MongoDB's localhost exception (allowed only while no user exists);
+  every member then connects to the set as root, adds itself if it is not in the configuration, and creates or
+  updates the application user. Every step checks before it acts, so reruns and restarts are harmless;
+- the StatefulSet starts members in order and waits for each to be ready (joined), so two members never
+  reconfigure the set at once.
+
+Pod disruption budget: `minAvailable` is the voting majority, so a node drain never takes the set below the
+majority it needs to keep a primary; with three members one may be drained at a time.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+REPLICA_SET = "rs0"
+PORT = 27017
+MONGODB_UID = 999
+"""The `mongodb` user and group of the official image (it declares no USER, so the pod must say so)."""
+APP_DATABASE = "ratingsdb"
+
+
+def members_for(workers: int) -> int:
+    """Replica-set members for a cluster with this many workers: 3, or 1 on fewer than three workers.
+
+    Members must sit on distinct nodes (a node failure must not take two votes), and the set needs an odd number
+    of votes. Two workers cannot hold three members apart, and a two-member set survives nothing that one member
+    does not, so a two-worker cluster gets one member (still a replica set: a third worker later lets it grow).
+    """
+    if workers < 1:
+        raise ValueError("at least one worker is needed")
+    return 3 if workers >= 3 else 1
+
+
+def majority(members: int) -> int:
+    """Votes needed to elect a primary."""
+    if members < 1:
+        raise ValueError("a replica set has at least one member")
+    return members // 2 + 1
+
+
+def pdb_min_available(members: int) -> int:
+    """The PodDisruptionBudget's `minAvailable`: the majority, so that evictions never break the quorum."""
+    return majority(members)
+
+
+def member_host(ordinal: int, statefulset: str, service: str, namespace: str) -> str:
+    """A member's stable address (the headless Service gives every StatefulSet pod a DNS name)."""
+    return f"{statefulset}-{ordinal}.{service}.{namespace}.svc.cluster.local:{PORT}"
+
+
+def member_hosts(members: int, statefulset: str, service: str, namespace: str) -> list[str]:
+    """Every member's address, in ordinal order."""
+    return [member_host(i, statefulset, service, namespace) for i in range(members)]
+
+
+def connection_uri(username: str, password: str, hosts: list[str], database: str = APP_DATABASE) -> str:
+    """The application's `MONGODB_URI`: every member as a seed, the replica set, and where the user lives."""
+    credentials = f"{quote(username, safe='')}:{quote(password, safe='')}"
+    return f"mongodb://{credentials}@{','.join(hosts)}/{database}?replicaSet={REPLICA_SET}&authSource={database}"
+
+
+def mongod_args(keyfile: str, cache_gib: float) -> list[str]:
+    """The arguments of each member's mongod."""
+    return [
+        "--replSet",
+        REPLICA_SET,
+        "--bind_ip_all",
+        "--port",
+        str(PORT),
+        "--dbpath",
+        "/data/db",
+        "--keyFile",
+        keyfile,
+        # The WiredTiger cache defaults to half of (RAM - 1 GiB) of the node, not of the container's limit.
+        "--wiredTigerCacheSizeGB",
+        f"{cache_gib:g}",
+    ]
+
+
+MEMBER_SCRIPT = """\
+#!/bin/sh
+# Joins this pod's mongod to the replica set, then idles: the pod is ready only once it is a member.
+set -eu
+rm -f /tmp/joined
+until mongosh --quiet --norc --host 127.0.0.1 --port "$MONGODB_PORT" --eval 'db.adminCommand({ ping: 1 }).ok' \\
+    >/dev/null 2>&1; do
+  sleep 2
+done
+until mongosh --quiet --norc --nodb --file /scripts/join.js; do
+  echo "joining the replica set failed; retrying" >&2
+  sleep 5
+done
+touch /tmp/joined
+exec sleep infinity
+"""
+"""Entry point of each pod's `member` container."""
+
+JOIN_SCRIPT = """\
+// Idempotent: initiate (member 0, once), create the root user (localhost exception), join, ensure the app user.
+const env = process.env;
+const ordinal = Number(env.POD_NAME.split('-').pop());
+const domain = `${env.MEMBER_SERVICE}.${env.POD_NAMESPACE}.svc.cluster.local`;
+const self = `${env.POD_NAME}.${domain}:${env.MONGODB_PORT}`;
+
+function waitFor(what, check) {
+  for (let attempt = 0; attempt < 150; attempt++) {
+    try {
+      if (check()) return;
+    } catch (e) {
+      print(`waiting for ${what}: ${e.message}`);
+    }
+    sleep(2000);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const local = connect(`mongodb://127.0.0.1:${env.MONGODB_PORT}/admin?directConnection=true`);
+if (ordinal === 0 && !local.hello().setName) {
+  local.adminCommand({ replSetInitiate: { _id: env.REPLICA_SET, members: [{ _id: 0, host: self }] } });
+  waitFor('this member to become primary', () => local.hello().isWritablePrimary);
+}
+if (ordinal === 0) {
+  try {
+    local.createUser({ user: env.ROOT_USERNAME, pwd: env.ROOT_PASSWORD, roles: ['root'] });
+  } catch (e) {
+    // 13: users exist, so the localhost exception is closed; 51003: the user exists.
+    if (e.code !== 13 && e.code !== 51003) throw e;
+  }
+}
+
+const hosts = Array.from(
+  { length: Number(env.MEMBERS) },
+  (_, i) => `${env.STATEFULSET}-${i}.${domain}:${env.MONGODB_PORT}`,
+);
+const credentials = `${encodeURIComponent(env.ROOT_USERNAME)}:${encodeURIComponent(env.ROOT_PASSWORD)}`;
+let set = null;
+waitFor('the replica set primary', () => {
+  set = connect(`mongodb://${credentials}@${hosts.join(',')}/admin?replicaSet=${env.REPLICA_SET}&authSource=admin`);
+  return set.hello().isWritablePrimary !== undefined;
+});
+
+const config = set.adminCommand({ replSetGetConfig: 1 }).config;
+if (!config.members.some((m) => m.host === self)) {
+  config.members.push({ _id: Math.max(...config.members.map((m) => m._id)) + 1, host: self });
+  config.version += 1;
+  set.adminCommand({ replSetReconfig: config });
+}
+
+const app = set.getSiblingDB(env.APP_DATABASE);
+if (app.getUser(env.APP_USERNAME)) {
+  app.updateUser(env.APP_USERNAME, { pwd: env.APP_PASSWORD });
+} else {
+  const roles = [{ role: 'readWrite', db: env.APP_DATABASE }];
+  app.createUser({ user: env.APP_USERNAME, pwd: env.APP_PASSWORD, roles });
+}
+"""
+"""The mongosh script `MEMBER_SCRIPT` runs; credentials come from the environment (Secret references)."""

@@ -1,0 +1,270 @@
+"""How many replicas the autoscaled workloads may reach so that every pod's requests fit the workers.
+
+A hub has no cluster autoscaler and no scale sets (AKS Engine on Azure Stack Hub), so an HPA whose maximum does not
+fit leaves pods Pending exactly when load is highest. The maxima are computed, not guessed:
+
+1. Each worker's allocatable capacity is its VM size minus what the node keeps for itself. Assumption: AKS's
+   published reservation formula (kube-reserved CPU by core count; memory 25% of the first 4 GiB, 20% of the next
+   4, 10% of the next 8, 6% up to 128 GiB, 2% above, plus the 750 MiB hard-eviction threshold). AKS Engine reserves
+   less by default, so this errs on the safe side.
+2. Every worker also runs DaemonSets (kube-proxy, the CNI, the Azure Disk CSI node plugin, the cloud node manager,
+   Fluent Bit, kured): `DAEMONSET_OVERHEAD` is an estimate of their requests on one node.
+3. Fixed pods (cluster add-ons, the ingress controller, cert-manager, the Mongo members, ...) are placed first,
+   then each autoscaled workload's minimum, then one more replica of each autoscaled workload in turn until none
+   fits or each reaches its cap. Pods are placed node by node (a pod cannot straddle two nodes), and pods of a
+   workload marked `one_per_node` never share a node.
+
+Masters carry a NoSchedule taint and are not counted.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, order=True)
+class Resources:
+    """CPU and memory requests or capacity."""
+
+    cpu_millicores: int
+    """CPU in millicores (1000 = one vCPU)."""
+    memory_mib: int
+    """Memory in MiB."""
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(self.cpu_millicores + other.cpu_millicores, self.memory_mib + other.memory_mib)
+
+    def __sub__(self, other: Resources) -> Resources:
+        return Resources(self.cpu_millicores - other.cpu_millicores, self.memory_mib - other.memory_mib)
+
+    def times(self, count: int) -> Resources:
+        """These resources `count` times over."""
+        return Resources(self.cpu_millicores * count, self.memory_mib * count)
+
+    def fits_in(self, free: Resources) -> bool:
+        """Whether a pod with these requests fits in `free`."""
+        return self.cpu_millicores <= free.cpu_millicores and self.memory_mib <= free.memory_mib
+
+    @property
+    def cpu(self) -> str:
+        """As a Kubernetes quantity (`250m`)."""
+        return f"{self.cpu_millicores}m"
+
+    @property
+    def memory(self) -> str:
+        """As a Kubernetes quantity (`256Mi`)."""
+        return f"{self.memory_mib}Mi"
+
+    @classmethod
+    def parse(cls, cpu: str, memory: str) -> Resources:
+        """From Kubernetes quantities such as `500m`/`1` and `256Mi`/`1Gi`."""
+        return cls(parse_cpu(cpu), parse_memory(memory))
+
+
+@dataclass(frozen=True)
+class ContainerResources:
+    """A container's requests and limits."""
+
+    requests: Resources
+    """What the scheduler reserves."""
+    limits: Resources
+    """The most it may use."""
+
+    def as_dict(self) -> dict[str, dict[str, str]]:
+        """As a Kubernetes `resources` block."""
+        return {
+            "requests": {"cpu": self.requests.cpu, "memory": self.requests.memory},
+            "limits": {"cpu": self.limits.cpu, "memory": self.limits.memory},
+        }
+
+
+def parse_cpu(quantity: str) -> int:
+    """A CPU quantity in millicores."""
+    return int(quantity[:-1]) if quantity.endswith("m") else round(float(quantity) * 1000)
+
+
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_MEMORY_FACTORS: dict[str | None, int] = {
+    None: 1,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+}
+
+
+def parse_memory(quantity: str) -> int:
+    """A memory quantity in MiB (rounded up)."""
+    match = _MEMORY.match(quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a memory quantity")
+    number, unit = match.groups()
+    return math.ceil(float(number) * _MEMORY_FACTORS[unit] / 2**20)
+
+
+@dataclass(frozen=True)
+class VmSize:
+    """A VM size a hub offers for workers."""
+
+    name: str
+    """The Azure size name."""
+    vcpus: int
+    """Virtual CPUs."""
+    memory_gib: float
+    """Memory in GiB."""
+
+    @property
+    def capacity(self) -> Resources:
+        """The VM's whole CPU and memory."""
+        return Resources(self.vcpus * 1000, round(self.memory_gib * 1024))
+
+
+VM_SIZES: dict[str, VmSize] = {
+    size.name: size
+    for size in (
+        # Sizes Azure Stack Hub offers that suit workers (azure-stack-docs "VM sizes supported in Azure Stack Hub").
+        VmSize("Standard_DS2_v2", 2, 7),
+        VmSize("Standard_DS3_v2", 4, 14),
+        VmSize("Standard_DS4_v2", 8, 28),
+        VmSize("Standard_D2s_v3", 2, 8),
+        VmSize("Standard_D4s_v3", 4, 16),
+        VmSize("Standard_D8s_v3", 8, 32),
+        VmSize("Standard_F4s_v2", 4, 8),
+        VmSize("Standard_F8s_v2", 8, 16),
+    )
+}
+"""Worker VM sizes this sizing knows; another size needs a line here."""
+
+_KUBE_RESERVED_CPU = {1: 60, 2: 100, 4: 140, 8: 180, 16: 260, 32: 420, 64: 740}
+EVICTION_THRESHOLD_MIB = 750
+DAEMONSET_OVERHEAD = Resources(300, 400)
+"""Requests of the DaemonSets on every worker (kube-proxy, CNI, Disk CSI node, cloud node manager, Fluent Bit,
+kured), rounded up."""
+
+
+def vm_size(name: str) -> VmSize:
+    """The size by name; a clear error for one this module does not know."""
+    if name not in VM_SIZES:
+        raise KeyError(f"unknown worker VM size {name!r}; known: {', '.join(sorted(VM_SIZES))}")
+    return VM_SIZES[name]
+
+
+def _reserved_memory_mib(memory_mib: int) -> int:
+    bands = [(4096, 0.25), (4096, 0.20), (8192, 0.10), (114688, 0.06)]
+    reserved, left = 0.0, float(memory_mib)
+    for size, share in bands:
+        part = min(left, size)
+        reserved += part * share
+        left -= part
+    reserved += left * 0.02
+    return math.ceil(reserved) + EVICTION_THRESHOLD_MIB
+
+
+def node_allocatable(size: VmSize) -> Resources:
+    """What the kubelet lets pods request on one node of this size (before DaemonSets)."""
+    cores = max(c for c in _KUBE_RESERVED_CPU if c <= size.vcpus)
+    capacity = size.capacity
+    return Resources(
+        capacity.cpu_millicores - _KUBE_RESERVED_CPU[cores],
+        capacity.memory_mib - _reserved_memory_mib(capacity.memory_mib),
+    )
+
+
+def schedulable_per_worker(size: VmSize) -> Resources:
+    """What is left on one worker for Deployments and StatefulSets."""
+    return node_allocatable(size) - DAEMONSET_OVERHEAD
+
+
+@dataclass(frozen=True)
+class FixedPods:
+    """Pods whose count does not change with load."""
+
+    name: str
+    """What they are."""
+    requests: Resources
+    """Requests of one pod (all its containers)."""
+    count: int
+    """How many."""
+    one_per_node: bool = False
+    """Whether two of them may never share a node (required anti-affinity)."""
+
+
+@dataclass(frozen=True)
+class Autoscaled:
+    """A workload scaled by an HPA."""
+
+    name: str
+    """What it is."""
+    requests: Resources
+    """Requests of one pod."""
+    min_replicas: int
+    """The HPA's minimum."""
+    cap: int
+    """The most replicas ever wanted, even when more would fit."""
+
+
+class InsufficientCapacityError(ValueError):
+    """The fixed pods or the autoscaled minimums do not fit the workers."""
+
+
+@dataclass
+class _Node:
+    free: Resources
+    holds: set[str]
+
+
+def _place(nodes: list[_Node], name: str, requests: Resources, one_per_node: bool) -> bool:
+    candidates = [n for n in nodes if requests.fits_in(n.free) and not (one_per_node and name in n.holds)]
+    if not candidates:
+        return False
+    node = max(candidates, key=lambda n: (n.free.cpu_millicores, n.free.memory_mib))
+    node.free = node.free - requests
+    node.holds.add(name)
+    return True
+
+
+def autoscaled_maxima(
+    size: VmSize, workers: int, fixed: Sequence[FixedPods], autoscaled: Sequence[Autoscaled]
+) -> dict[str, int]:
+    """The HPA maximum of each autoscaled workload such that every pod at its maximum fits the workers."""
+    if workers < 1:
+        raise ValueError("at least one worker is needed")
+    nodes = [_Node(schedulable_per_worker(size), set()) for _ in range(workers)]
+    for group in sorted(fixed, key=lambda f: f.requests, reverse=True):
+        for _ in range(group.count):
+            if not _place(nodes, group.name, group.requests, group.one_per_node):
+                raise InsufficientCapacityError(f"{group.count} x {group.name} do not fit {workers} x {size.name}")
+    counts = {w.name: 0 for w in autoscaled}
+    for workload in autoscaled:
+        for _ in range(workload.min_replicas):
+            if not _place(nodes, workload.name, workload.requests, one_per_node=False):
+                raise InsufficientCapacityError(
+                    f"the minimum of {workload.min_replicas} x {workload.name} does not fit {workers} x {size.name}"
+                )
+            counts[workload.name] += 1
+    growing = [w for w in autoscaled if counts[w.name] < w.cap]
+    while growing:
+        for workload in list(growing):
+            if counts[workload.name] >= workload.cap or not _place(
+                nodes, workload.name, workload.requests, one_per_node=False
+            ):
+                growing.remove(workload)
+            else:
+                counts[workload.name] += 1
+    return counts
+
+
+def pods_fit(size: VmSize, workers: int, pods: Sequence[FixedPods]) -> bool:
+    """Whether all these pods can be scheduled on the workers at once (used to check the maxima)."""
+    try:
+        autoscaled_maxima(size, workers, pods, ())
+    except InsufficientCapacityError:
+        return False
+    return True
