@@ -1,0 +1,1 @@
+"""Reusable ComponentResources. None of them reads config or knows which stack it is in."""

@@ -1,0 +1,160 @@
+"""AksEngineCluster: a Kubernetes cluster on one hub, created, scaled and upgraded by AKS Engine.
+
+AKS Engine is an imperative CLI (`deploy`, `scale`, `upgrade`). This component makes it declarative: one
+`pulumi_command.local.Command` runs `python -m aksengine.lifecycle create|update|delete`, which compares the
+desired settings with the previous state and runs the right AKS Engine commands. The previous state is the
+command's stdout from the last successful run: it holds the *generated* apimodel (CA keys, certificates, the
+service principal secret) that `scale` and `upgrade` need, so it is a secret output and never logged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_command as command
+import pulumi_kubernetes as k8s
+import pulumi_tls as tls
+
+from aksengine.apimodel import ClusterSettings, settings_to_dict
+from aksengine.lifecycle import ClusterState
+
+LIFECYCLE = (sys.executable, "-m", "aksengine.lifecycle")
+
+
+@dataclass(frozen=True)
+class AksEngineClusterArgs:
+    """Inputs of an AksEngineCluster."""
+
+    settings: ClusterSettings
+    """Validated cluster settings; the network fields and the SSH key are replaced by the inputs below."""
+    subnet_id: pulumi.Input[str]
+    """ARM id of the cluster subnet (from HubNetwork)."""
+    subnet_cidr: pulumi.Input[str]
+    """Address range of the cluster subnet (from HubNetwork)."""
+    vnet_cidr: pulumi.Input[str]
+    """Address space of the VNet (from HubNetwork)."""
+    first_consecutive_static_ip: pulumi.Input[str]
+    """First master address (from HubNetwork's plan)."""
+    client_secret: pulumi.Input[str]
+    """The service principal's secret, used by AKS Engine and inside the cluster."""
+    tenant_id: str | None = None
+    """Identity tenant, needed to delete the cluster's resource group on Azure AD hubs."""
+    other_nodes_in_subscription: int = 0
+    """VMs of other clusters in the subscription, counted against the 50-node limit."""
+    lifecycle_command: Sequence[str] = field(default=LIFECYCLE)
+    """How to run the lifecycle module; the default uses this program's Python."""
+    working_dir: str | None = None
+    """Directory the lifecycle runs in (it must be able to import `aksengine`)."""
+
+
+class AksEngineCluster(pulumi.ComponentResource):
+    """An AKS Engine cluster and a Kubernetes provider for it."""
+
+    kubeconfig: pulumi.Output[str]
+    """Admin kubeconfig (secret)."""
+    api_server_fqdn: pulumi.Output[str]
+    """DNS name of the Kubernetes API."""
+    resource_group: pulumi.Output[str]
+    """The cluster's own resource group (AKS Engine creates and owns it)."""
+    master_count: pulumi.Output[int]
+    """Number of masters."""
+    agent_count: pulumi.Output[int]
+    """Number of worker nodes."""
+    kubernetes_version: pulumi.Output[str]
+    """Kubernetes version running."""
+    ssh_private_key: pulumi.Output[str]
+    """Private key for SSH to the nodes as the admin user (secret, for break-glass access)."""
+    provider: k8s.Provider
+    """Kubernetes provider for this cluster, for the components that deploy onto it."""
+
+    def __init__(self, name: str, args: AksEngineClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackhub-ha:index:AksEngineCluster", name, None, opts)
+        ssh_key = tls.PrivateKey(
+            f"{name}-ssh",
+            algorithm="RSA",
+            rsa_bits=4096,
+            # Replacing the key would make AKS Engine refuse the changed linuxProfile on the next update.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        desired = pulumi.Output.all(
+            args.subnet_id, args.subnet_cidr, args.vnet_cidr, args.first_consecutive_static_ip,
+            ssh_key.public_key_openssh,
+        ).apply(lambda v: desired_state(args, subnet_id=v[0], subnet_cidr=v[1], vnet_cidr=v[2],
+                                        first_consecutive_static_ip=v[3], ssh_public_key=v[4]))  # fmt: skip
+        run = " ".join(shlex.quote(part) for part in args.lifecycle_command)
+        lifecycle = command.local.Command(
+            f"{name}-aks-engine",
+            create=f"{run} create",
+            update=f"{run} update",
+            delete=f"{run} delete",
+            dir=args.working_dir,
+            # The desired settings stay readable in previews; the secret travels on stdin (a secret of its own).
+            environment={"AKSENGINE_DESIRED": desired},
+            stdin=pulumi.Output.secret(args.client_secret),
+            # stdout is the state (generated apimodel, kubeconfig): keep it out of the console and logs.
+            logging=command.local.Logging.STDERR,
+            add_previous_output_in_env=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                additional_secret_outputs=["stdout"],
+                # The cluster holds the application's data volumes: deleting it takes a deliberate unprotect.
+                protect=True,
+                custom_timeouts=pulumi.CustomTimeouts(create="90m", update="240m", delete="60m"),
+            ),
+        )
+        state = lifecycle.stdout.apply(ClusterState.from_json)
+        self.kubeconfig = pulumi.Output.secret(state.apply(lambda s: s.kubeconfig))
+        self.api_server_fqdn = pulumi.Output.unsecret(state.apply(lambda s: s.api_server_fqdn))
+        self.resource_group = pulumi.Output.from_input(args.settings.resource_group)
+        self.master_count = pulumi.Output.unsecret(state.apply(lambda s: s.master_count))
+        self.agent_count = pulumi.Output.unsecret(state.apply(lambda s: s.agent_count))
+        self.kubernetes_version = pulumi.Output.unsecret(state.apply(lambda s: s.kubernetes_version))
+        self.ssh_private_key = pulumi.Output.secret(ssh_key.private_key_openssh)
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=self.kubeconfig,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[lifecycle]),
+        )
+        self.register_outputs({
+            "kubeconfig": self.kubeconfig,
+            "api_server_fqdn": self.api_server_fqdn,
+            "resource_group": self.resource_group,
+            "master_count": self.master_count,
+            "agent_count": self.agent_count,
+            "kubernetes_version": self.kubernetes_version,
+            "ssh_private_key": self.ssh_private_key,
+            "provider": self.provider,
+        })  # fmt: skip
+
+
+def desired_state(
+    args: AksEngineClusterArgs,
+    *,
+    subnet_id: str,
+    subnet_cidr: str,
+    vnet_cidr: str,
+    first_consecutive_static_ip: str,
+    ssh_public_key: str,
+) -> str:
+    """The lifecycle's `AKSENGINE_DESIRED` document: settings with the network's and the key's real values."""
+    settings = dataclasses.replace(
+        args.settings,
+        subnet_id=subnet_id,
+        subnet_cidr=subnet_cidr,
+        vnet_cidr=vnet_cidr,
+        first_consecutive_static_ip=first_consecutive_static_ip,
+        ssh_public_key=ssh_public_key.strip(),
+    )
+    document: dict[str, Any] = {
+        "settings": settings_to_dict(settings),
+        "tenantId": args.tenant_id,
+        "otherNodesInSubscription": args.other_nodes_in_subscription,
+    }
+    return json.dumps(document, sort_keys=True)

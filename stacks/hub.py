@@ -1,0 +1,261 @@
+"""The hub stack: one per Azure Stack Hub. Network first; the cluster and the application build on it."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import pulumi
+from pydantic import AfterValidator, Field, SecretStr
+from pydantic.alias_generators import to_camel
+
+from aksengine.apimodel import UPGRADE_SURGE_VMS, ClusterSettings
+from aksengine.apimodel import Problem as ClusterProblem
+from aksengine.apimodel import validate as validate_cluster
+from aksengine.versions import AKS_ENGINE_VERSION, DEFAULT_KUBERNETES_VERSION
+from arm import HubConnection
+from components.aks_engine_cluster import AksEngineCluster, AksEngineClusterArgs
+from components.hub_network import HubNetwork, HubNetworkArgs
+from planning.network import DEFAULT_MAX_PODS, master_block, network_ids, node_capacity, subnet_problems
+from stacks.config import GUID_PATTERN as _GUID
+from stacks.config import Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
+from stacks.contracts import hub_exports
+
+# The lifecycle command runs from the project folder so that `python -m aksengine.lifecycle` imports this code.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def cluster_exports(cluster: AksEngineCluster, *, aks_engine_version: str) -> dict[str, pulumi.Input[Any]]:
+    """The cluster part of the hub contract (see stacks/contracts.py for the network part)."""
+    return {
+        "kubeconfig": cluster.kubeconfig,
+        "apiServerFqdn": cluster.api_server_fqdn,
+        "clusterResourceGroup": cluster.resource_group,
+        "masterCount": cluster.master_count,
+        "agentCount": cluster.agent_count,
+        "kubernetesVersion": cluster.kubernetes_version,
+        "aksEngineVersion": aks_engine_version,
+        "sshPrivateKey": cluster.ssh_private_key,
+    }
+
+
+def _admin_cidr(value: str) -> str:
+    if ipaddress.IPv4Network(value).prefixlen == 0:
+        raise ValueError("must not be 0.0.0.0/0: SSH and the Kubernetes API would be open to everyone")
+    return value
+
+
+AdminCidr = Annotated[Ipv4Cidr, AfterValidator(_admin_cidr)]
+
+
+class HubConfig(StackConfig):
+    """Configuration of a hub stack (`role: hub`)."""
+
+    ENVIRONMENT_FALLBACKS: ClassVar[dict[str, str]] = {
+        "tenantId": "ARM_TENANT_ID",
+        "armClientId": "ARM_CLIENT_ID",
+        "armClientSecret": "ARM_CLIENT_SECRET",
+    }
+
+    role: Literal["hub"]
+    hub_name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$", description="short hub name, e.g. hub-seattle")
+    location: str = Field(pattern=r"^[a-z0-9]{1,40}$", description="the hub region, `local` on a development kit")
+    arm_endpoint: HttpsUrl = Field(description="https://management.<region>.<fqdn>")
+    portal_url: HttpsUrl | None = Field(default=None, description="https://portal.<region>.<fqdn>; derived if unset")
+    identity_system: Literal["azure_ad", "adfs"] = Field(description="azure_ad (connected) or adfs (disconnected)")
+    tenant_id: str = Field(description="Azure AD tenant GUID, or `adfs` on AD FS hubs")
+    subscription_id: Guid = Field(description="the hub user subscription")
+    arm_client_id: Guid = Field(description="service principal (application) id")
+    arm_client_secret: SecretStr = Field(description="service principal secret")
+    resource_group: ResourceGroupName = Field(description="resource group of the network and the ingress address")
+    vnet_cidr: Ipv4Cidr = Field(description="VNet address space")
+    cluster_subnet_cidr: Ipv4Cidr = Field(description="subnet for masters and nodes, inside vnetCidr")
+    admin_source_cidrs: list[AdminCidr] = Field(min_length=1, description="networks allowed SSH and the Kubernetes API")
+    tags: dict[str, str] = Field(default_factory=dict, description="tags put on every hub resource")
+
+    # The cluster (AKS Engine). Rules: aksengine.apimodel.validate, run by cross_checks.
+    aks_engine_version: str = Field(default=AKS_ENGINE_VERSION, description="the aks-engine-azurestack release")
+    cluster_resource_group: ResourceGroupName | None = Field(
+        default=None, description="the cluster's own resource group; `<hubName>-cluster` if unset"
+    )
+    dns_prefix: str | None = Field(default=None, description="API server DNS prefix; hubName if unset")
+    kubernetes_version: str = Field(default=DEFAULT_KUBERNETES_VERSION, description="Kubernetes version")
+    master_count: int = Field(default=3, description="control-plane nodes: 3 or 5")
+    master_vm_size: str = Field(default="Standard_DS2_v2", description="VM size of the masters")
+    agent_pool_name: str = Field(default="linuxpool", description="name of the worker pool")
+    agent_count: int = Field(default=3, description="worker nodes, at least 2")
+    agent_vm_size: str = Field(default="Standard_DS3_v2", description="VM size of the workers")
+    max_pods: int = Field(default=DEFAULT_MAX_PODS, description="pods per node (Azure CNI reserves one address each)")
+    admin_username: str = Field(default="azureuser", description="Linux admin user on every node")
+    other_nodes_in_subscription: int = Field(
+        default=0, ge=0, description="nodes of other clusters in the subscription (50-node limit)"
+    )
+
+    @property
+    def fqdn(self) -> str:
+        """The hub's external domain, from the ARM endpoint (`management.<region>.<fqdn>`)."""
+        host = self.arm_endpoint.removeprefix("https://").split(":")[0]
+        return host.split(".", 2)[2] if host.count(".") >= 2 else ""
+
+    @property
+    def portal(self) -> str:
+        """The user portal URL, as configured or derived from the ARM endpoint."""
+        return self.portal_url or f"https://portal.{self.location}.{self.fqdn}"
+
+    def cluster_settings(self) -> ClusterSettings:
+        """The cluster as AKS Engine will be asked for it (network ids as HubNetwork names them)."""
+        ids = network_ids(self.subscription_id, self.resource_group, self.hub_name)
+        return ClusterSettings(
+            location=self.location,
+            portal_url=self.portal,
+            identity_system=self.identity_system,
+            subscription_id=self.subscription_id,
+            resource_group=self.cluster_resource_group or f"{self.hub_name}-cluster",
+            dns_prefix=self.dns_prefix or self.hub_name,
+            subnet_id=ids.subnet,
+            subnet_cidr=self.cluster_subnet_cidr,
+            vnet_cidr=self.vnet_cidr,
+            first_consecutive_static_ip=master_block(self.cluster_subnet_cidr).first_ip,
+            # Generated by the cluster component; a well-formed stand-in lets every other rule be checked now.
+            ssh_public_key=SSH_KEY_STAND_IN,
+            admin_username=self.admin_username,
+            client_id=self.arm_client_id,
+            master_vm_size=self.master_vm_size,
+            agent_vm_size=self.agent_vm_size,
+            agent_count=self.agent_count,
+            kubernetes_version=self.kubernetes_version,
+            master_count=self.master_count,
+            agent_pool_name=self.agent_pool_name,
+            max_pods=self.max_pods,
+        )
+
+    def connection(self) -> HubConnection:
+        """What the ARM provider needs to reach this hub (no secret)."""
+        return HubConnection(
+            arm_endpoint=self.arm_endpoint,
+            tenant_id=self.tenant_id,
+            subscription_id=self.subscription_id,
+            client_id=self.arm_client_id,
+            identity_system=self.identity_system,
+        )
+
+    def cross_checks(self) -> list[Problem]:
+        """Endpoints consistent with the region, AD FS tenant rules, subnet inside the VNet."""
+        problems: list[Problem] = []
+        host = self.arm_endpoint.removeprefix("https://").split(":")[0]
+        if not host.startswith(f"management.{self.location}.") or not self.fqdn:
+            problems.append(
+                Problem(
+                    "armEndpoint",
+                    repr(self.arm_endpoint),
+                    f"must be https://management.{self.location}.<fqdn> for location {self.location!r}",
+                )
+            )
+        elif self.portal_url is not None and self.portal_url != f"https://portal.{self.location}.{self.fqdn}":
+            # AKS Engine's validator requires the portal URL to start with https://portal.<location>.
+            problems.append(
+                Problem(
+                    "portalUrl",
+                    repr(self.portal_url),
+                    f"must be https://portal.{self.location}.{self.fqdn}, matching armEndpoint",
+                )
+            )
+        if self.identity_system == "adfs" and self.tenant_id != "adfs":
+            problems.append(Problem("tenantId", repr(self.tenant_id), "must be 'adfs' when identitySystem is adfs"))
+        if self.identity_system == "azure_ad" and not _GUID.match(self.tenant_id):
+            problems.append(
+                Problem(
+                    "tenantId",
+                    repr(self.tenant_id),
+                    "must be the Azure AD tenant GUID when identitySystem is azure_ad",
+                )
+            )
+        problems += [
+            Problem("clusterSubnetCidr", repr(self.cluster_subnet_cidr), p)
+            for p in subnet_problems(self.vnet_cidr, self.cluster_subnet_cidr)
+        ]
+        if self.aks_engine_version != AKS_ENGINE_VERSION:
+            problems.append(
+                Problem(
+                    "aksEngineVersion",
+                    repr(self.aks_engine_version),
+                    f"must be {AKS_ENGINE_VERSION}: the Kubernetes versions and apimodel rules here "
+                    "are those of that release",
+                )
+            )
+        if problems:
+            return problems  # the cluster rules below assume a consistent network and endpoints
+        problems += [
+            _cluster_problem(p) for p in validate_cluster(self.cluster_settings(), self.other_nodes_in_subscription)
+        ]
+        nodes = self.master_count + self.agent_count + UPGRADE_SURGE_VMS
+        capacity = node_capacity(self.cluster_subnet_cidr, self.max_pods)
+        if nodes > capacity:
+            problems.append(
+                Problem(
+                    "clusterSubnetCidr",
+                    repr(self.cluster_subnet_cidr),
+                    f"holds {capacity} nodes at {self.max_pods} pods each, but the cluster needs "
+                    f"{nodes} ({self.master_count} masters, {self.agent_count} workers, 1 upgrade "
+                    "surge): use a larger subnet or fewer maxPods",
+                )
+            )
+        return problems  # fmt: skip
+
+
+# ClusterSettings fields that are not config keys, and the key that decides them.
+_CLUSTER_FIELD_KEYS = {
+    "subnet_id": "clusterSubnetCidr",
+    "subnet_cidr": "clusterSubnetCidr",
+    "first_consecutive_static_ip": "clusterSubnetCidr",
+    "portal_url": "portalUrl",
+    "client_id": "armClientId",
+    "resource_group": "clusterResourceGroup",
+    "dns_prefix": "dnsPrefix",
+}
+SSH_KEY_STAND_IN = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC0 generated-at-deploy"
+
+
+def _cluster_problem(problem: ClusterProblem) -> Problem:
+    key = _CLUSTER_FIELD_KEYS.get(problem.field, to_camel(problem.field))
+    return Problem(key, repr(problem.value), problem.allowed)
+
+
+def program(stack: str) -> None:
+    """The hub stack's program: validated config -> components -> exported contract."""
+    config = load(HubConfig, stack)
+    client_secret = pulumi.Output.secret(config.arm_client_secret.get_secret_value())
+    network = HubNetwork(
+        config.hub_name,
+        HubNetworkArgs(
+            connection=config.connection(),
+            client_secret=client_secret,
+            location=config.location,
+            resource_group=config.resource_group,
+            name_prefix=config.hub_name,
+            vnet_cidr=config.vnet_cidr,
+            cluster_subnet_cidr=config.cluster_subnet_cidr,
+            admin_source_cidrs=config.admin_source_cidrs,
+            tags={"hub": config.hub_name, "managed-by": "pulumi", **config.tags},
+        ),
+    )
+    cluster = AksEngineCluster(
+        config.hub_name,
+        AksEngineClusterArgs(
+            settings=config.cluster_settings(),
+            subnet_id=network.subnet_id,
+            subnet_cidr=network.subnet_cidr,
+            vnet_cidr=network.vnet_cidr,
+            first_consecutive_static_ip=network.first_consecutive_static_ip,
+            client_secret=client_secret,
+            # AD FS hubs authenticate against the stamp's own AD FS; the tenant id is only needed on Azure AD.
+            tenant_id=config.tenant_id,
+            other_nodes_in_subscription=config.other_nodes_in_subscription,
+            working_dir=str(PROJECT_DIR),
+        ),
+    )
+    exports = hub_exports(hub_name=config.hub_name, location=config.location, network=network)
+    exports |= cluster_exports(cluster, aks_engine_version=config.aks_engine_version)
+    for key, value in exports.items():
+        pulumi.export(key, value)
