@@ -1,0 +1,159 @@
+"""The shared stack: services in public Azure that every hub uses and that must not live on a hub.
+
+The container registry the hubs pull from, the workspace they send logs and events to, the storage their database
+backups go to, and optionally the public DNS zone of the application's name (cert-manager's Azure DNS solver works
+only with public Azure DNS).
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal
+
+import pulumi
+from pulumi_azure_native import authorization, dns, resources
+from pydantic import AfterValidator, Field, SecretStr
+
+from components.backup_storage import BackupStorage, BackupStorageArgs
+from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.log_ingestion import LogIngestion, LogIngestionArgs
+from stacks.config import Guid, Problem, ResourceGroupName, StackConfig, load
+from stacks.contracts import AzureRegion, Fqdn, shared_exports
+
+# A repository path as the registry accepts it: lowercase components separated by '/'.
+_REPOSITORY = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"
+
+
+def _date(value: str) -> str:
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("must be a date YYYY-MM-DD, e.g. 2027-06-30") from None
+    if len(value) != len("YYYY-MM-DD"):
+        raise ValueError("must be a date YYYY-MM-DD, e.g. 2027-06-30")
+    return value
+
+
+IsoDate = Annotated[str, AfterValidator(_date)]
+
+
+class SharedConfig(StackConfig):
+    """Configuration of the shared stack (`role: shared`)."""
+
+    role: Literal["shared"]
+    location: AzureRegion
+    resource_group: ResourceGroupName = Field(description="resource group of every shared service")
+    name_prefix: str = Field(
+        pattern=r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$", description="prefix of the workspace, endpoint and rule names"
+    )
+    registry_name: str = Field(pattern=r"^[a-z0-9]{5,50}$", description="globally unique registry name")
+    registry_sku: Literal["Basic", "Standard", "Premium"] = "Standard"
+    registry_pull_repositories: list[Annotated[str, Field(pattern=_REPOSITORY)]] = Field(
+        default_factory=lambda: ["ratings-api", "ratings-web"], min_length=1
+    )
+    registry_pull_password: SecretStr | None = Field(
+        default=None, description="password of the hubs' pull token, from `az acr token credential generate`"
+    )
+    storage_account_name: str = Field(pattern=r"^[a-z0-9]{3,24}$", description="globally unique storage account name")
+    backup_storage_sku: Literal[
+        "Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"
+    ] = "Standard_GRS"
+    backup_container_name: str = Field(
+        default="hub-backups", pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=3, max_length=63
+    )
+    backup_retention_days: int = Field(default=35, ge=1, le=3650)
+    backup_sas_expiry: IsoDate = Field(description="expiry date of the hubs' backup SAS, YYYY-MM-DD")
+    log_retention_days: int = Field(default=30, ge=30, le=730)
+    log_publisher_client_id: Guid = Field(description="application (client) id the hubs publish logs with")
+    log_publisher_principal_id: Guid = Field(description="object id of that application's service principal")
+    log_publisher_client_secret: SecretStr = Field(description="client secret of that application")
+    dns_zone_name: Fqdn | None = None
+    tags: dict[str, str] = Field(default_factory=dict, description="tags put on every shared resource")
+
+    def cross_checks(self) -> list[Problem]:
+        """The pull repositories are listed once each."""
+        repeated = sorted({r for r in self.registry_pull_repositories if self.registry_pull_repositories.count(r) > 1})
+        return [Problem("registryPullRepositories", repr(r), "is listed more than once") for r in repeated]
+
+
+def program(stack: str) -> None:
+    """The shared stack's program: validated config -> components -> exported contract."""
+    config = load(SharedConfig, stack)
+    tags = {"managed-by": "pulumi", "role": "shared", **config.tags}
+    client = authorization.get_client_config_output()
+
+    group = resources.ResourceGroup(
+        "shared-rg",
+        resources.ResourceGroupArgs(resource_group_name=config.resource_group, location=config.location, tags=tags),
+        opts=pulumi.ResourceOptions(protect=True),
+    )
+    registry = ContainerRegistry(
+        "registry",
+        ContainerRegistryArgs(
+            resource_group_name=group.name,
+            location=config.location,
+            registry_name=config.registry_name,
+            sku=config.registry_sku,
+            pull_repositories=config.registry_pull_repositories,
+            tags=tags,
+        ),
+    )
+    logs = LogIngestion(
+        "logs",
+        LogIngestionArgs(
+            resource_group_name=group.name,
+            location=config.location,
+            name_prefix=config.name_prefix,
+            subscription_id=client.subscription_id,
+            publisher_principal_id=config.log_publisher_principal_id,
+            retention_days=config.log_retention_days,
+            tags=tags,
+        ),
+    )
+    backups = BackupStorage(
+        "backups",
+        BackupStorageArgs(
+            resource_group_name=group.name,
+            location=config.location,
+            account_name=config.storage_account_name,
+            sku=config.backup_storage_sku,
+            container_name=config.backup_container_name,
+            retention_days=config.backup_retention_days,
+            sas_expiry=config.backup_sas_expiry,
+            tags=tags,
+        ),
+    )
+    zone = None
+    if config.dns_zone_name is not None:
+        zone = dns.Zone(
+            "app-zone",
+            dns.ZoneArgs(
+                resource_group_name=group.name,
+                zone_name=config.dns_zone_name,
+                location="global",
+                zone_type=dns.ZoneType.PUBLIC,
+                tags=tags,
+            ),
+            # Recreating a zone assigns new name servers, breaking the delegation at the registrar.
+            opts=pulumi.ResourceOptions(protect=True),
+        )
+
+    pull_password = config.registry_pull_password
+    exports = shared_exports(
+        location=config.location,
+        resource_group=group.name,
+        registry=registry,
+        registry_pull_password=None
+        if pull_password is None
+        else pulumi.Output.secret(pull_password.get_secret_value()),
+        logs=logs,
+        logs_tenant_id=client.tenant_id,
+        logs_client_id=config.log_publisher_client_id,
+        logs_client_secret=pulumi.Output.secret(config.log_publisher_client_secret.get_secret_value()),
+        backups=backups,
+        dns_zone_name=config.dns_zone_name,
+        dns_zone_id=None if zone is None else zone.id,
+        dns_name_servers=None if zone is None else zone.name_servers,
+    )
+    for key, value in exports.items():
+        pulumi.export(key, value)

@@ -1,0 +1,149 @@
+"""`python -m preview global`: the referenced stacks are run offline first, so the preview shows the real wiring."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from preview.__main__ import main as preview_main
+from preview.engine import (
+    PROJECT_DIR,
+    StackReferenceError,
+    is_unknown,
+    run_stack,
+    run_stack_with_references,
+    stack_names,
+)
+
+
+def preview(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARM_")}
+    return subprocess.run(
+        [sys.executable, "-m", "preview", *args], cwd=PROJECT_DIR, capture_output=True, text=True, env=env, check=False
+    )
+
+
+def project_with(tmp_path: Path, stacks: dict[str, str]) -> Path:
+    """A copy of the project's Pulumi.yaml with the given stack files."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    for name, text in stacks.items():
+        (tmp_path / f"Pulumi.{name}.yaml").write_text(text)
+    return tmp_path
+
+
+def stack_file(name: str) -> str:
+    return (PROJECT_DIR / f"Pulumi.{name}.yaml").read_text()
+
+
+def test_endpoint_targets_are_the_hub_previews_ingress_ips() -> None:
+    result = preview("global", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    (profile,) = [r for r in document["resources"] if r["type"] == "azure-native:trafficmanager:Profile"]
+    targets = {e["name"]: e["target"] for e in profile["inputs"]["endpoints"]}
+    assert targets == {
+        "hub-seattle": run_stack("hub-seattle").plain_outputs["ingressIp"],
+        "hub-denver": run_stack("hub-denver").plain_outputs["ingressIp"],
+    }
+    (record,) = [r for r in document["resources"] if r["type"] == "azure-native:dns:RecordSet"]
+    assert record["inputs"]["cnameRecord"] == {"cname": document["outputs"]["profileFqdn"]}
+    assert record["inputs"]["resourceGroupName"] == run_stack("shared").plain_outputs["dnsZoneResourceGroup"]
+    assert "offline-secret" not in result.stdout
+
+
+def test_the_tree_preview_of_the_global_stack() -> None:
+    result = preview("global")
+    assert result.returncode == 0, result.stderr
+    assert "+ stackhub-ha:index:GlobalTrafficManager  traffic" in result.stdout
+    assert "+ azure-native:trafficmanager:Profile  traffic-profile  [protected]" in result.stdout
+    assert "+ azure-native:dns:RecordSet  traffic-cname" in result.stdout
+
+
+def test_the_shared_preview_redacts_every_credential() -> None:
+    result = preview("shared", "--json")
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout)["outputs"]
+    for key in ("registryPullPassword", "logsClientSecret", "backupSasToken"):
+        assert outputs[key] == "[secret]"
+    assert "offline-secret" not in result.stdout
+    assert "sig=" not in result.stdout
+
+
+def test_every_stack_file_previews(capsys: pytest.CaptureFixture[str]) -> None:
+    # What `make preview` runs: one preview per Pulumi.<stack>.yaml.
+    assert {"hub-seattle", "hub-denver", "shared", "global"} <= set(stack_names())
+    for stack in stack_names():
+        assert preview_main([stack]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+
+def test_overlapping_hubs_stop_the_preview_with_one_message_and_no_traceback(tmp_path: Path) -> None:
+    overlapping = (
+        stack_file("hub-denver").replace("10.20.0.0/16", "10.10.0.0/16").replace("10.20.0.0/22", "10.10.0.0/22")
+    )
+    project = project_with(
+        tmp_path,
+        {
+            "hub-seattle": stack_file("hub-seattle"),
+            "hub-denver": overlapping,
+            "shared": stack_file("shared"),
+            "global": stack_file("global"),
+        },
+    )
+    result = preview("global", "--project-dir", str(project))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "Stack 'global' cannot use what the stacks it references export (1 problem(s)):",
+        "  - stackhub-ha:hubs[1].stack = 'hub-denver': address space 10.10.0.0/16 of hub hub-denver overlaps "
+        "10.10.0.0/16 of hub hub-seattle (hubs[0]): hubs that replicate over VPN need distinct address spaces "
+        "(change one hub's vnetCidr, or set hubs[1].replicatesOverVpn to false if the hub never joins the VPN)",
+        "Deploy or fix the referenced stacks (or the keys named above), then run this stack again.",
+    ]
+
+
+def test_a_referenced_stack_without_a_stack_file_is_named(tmp_path: Path) -> None:
+    project = project_with(tmp_path, {"hub-seattle": stack_file("hub-seattle"), "global": stack_file("global")})
+    result = preview("global", "--project-dir", str(project))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        "stack 'global' references stack 'hub-denver', which has no Pulumi.hub-denver.yaml to run offline"
+    )
+
+
+def test_a_broken_referenced_stack_reports_its_own_config(tmp_path: Path) -> None:
+    broken = stack_file("hub-denver").replace("10.20.0.0/22", "10.99.0.0/22")
+    project = project_with(
+        tmp_path,
+        {"hub-seattle": stack_file("hub-seattle"), "hub-denver": broken, "shared": stack_file("shared"),
+         "global": stack_file("global")},
+    )  # fmt: skip
+    result = preview("global", "--project-dir", str(project))
+    assert result.returncode == 1
+    assert "Invalid configuration for stack 'hub-denver' (1 problem(s)):" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stacks_that_reference_each_other_are_refused(tmp_path: Path) -> None:
+    selfish = stack_file("global").replace("- stack: hub-denver", "- stack: acme/stackhub-ha/global")
+    project = project_with(tmp_path, {"hub-seattle": stack_file("hub-seattle"), "shared": stack_file("shared"),
+                                      "global": selfish})  # fmt: skip
+    with pytest.raises(StackReferenceError, match=r"^stacks reference each other: global -> global$"):
+        run_stack_with_references("global", project_dir=project)
+
+
+def test_a_stack_without_references_gives_what_run_stack_gives() -> None:
+    def known(outputs: dict[str, object]) -> dict[str, object]:
+        return {k: v for k, v in outputs.items() if not is_unknown(v)}
+
+    assert known(run_stack_with_references("hub-seattle").plain_outputs) == known(
+        run_stack("hub-seattle").plain_outputs
+    )
