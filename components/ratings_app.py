@@ -1,0 +1,784 @@
+"""RatingsApp: the ratings application in namespace `ratingsapp` on one hub's cluster.
+
+- MongoDB as a replica set of the official `mongo` image (`workloads.mongo`): a StatefulSet with keyfile
+  authentication, one member per node, volumes on the database StorageClass, a PodDisruptionBudget keeping the
+  voting majority. Passwords and the keyfile come from pulumi-random and live only in Kubernetes Secrets (and, as
+  secrets, in Pulumi state).
+- ratings-api and ratings-web from the shared registry (pinned tags, an image pull secret), each with a Service, an
+  autoscaling/v2 HPA whose maximum fits the workers (`workloads.ratings`), a PDB and a topology spread over nodes.
+- Ingress for the shared hostname (served by every hub behind Traffic Manager) and for the hub's own hostname,
+  with certificates from cert-manager.
+- The `restricted` Pod Security Standard enforced on the namespace, and NetworkPolicies that deny everything but
+  ingress controller -> web -> api -> mongo (and mongo <-> mongo, DNS, the ACME HTTP-01 solver).
+
+What holds data is protected: the namespace (deleting it deletes the claims), the StatefulSet (its claim
+templates cannot change in place, so a change would replace it) and the random passwords and keyfile (a new value
+would not reach a database that already has users). Changing them is a deliberate act: unprotect first.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
+from workloads.mongo import (
+    APP_DATABASE,
+    JOIN_SCRIPT,
+    MEMBER_SCRIPT,
+    MONGODB_UID,
+    PORT,
+    REPLICA_SET,
+    connection_uri,
+    member_hosts,
+    mongod_args,
+    pdb_min_available,
+)
+from workloads.platform_values import spread_over_nodes
+from workloads.ratings import (
+    API,
+    API_CPU_TARGET,
+    API_PORT,
+    API_RESOURCES,
+    API_URL,
+    INIT_RESOURCES,
+    MEMBER_RESOURCES,
+    MIN_REPLICAS,
+    MONGOD_CACHE_GIB,
+    MONGOD_RESOURCES,
+    MONGODB,
+    NAMESPACE,
+    SERVICE_PORT,
+    WEB,
+    WEB_CPU_TARGET,
+    WEB_PORT,
+    WEB_RESOURCES,
+    app_sizing,
+)
+from workloads.sizing import ContainerResources
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+APP_USER = "ratings"
+ROOT_USER = "root"
+PULL_SECRET = "registry-pull"  # noqa: S105 (a Secret's name)
+MONGODB_CREDENTIALS = "ratings-mongodb-credentials"
+MONGODB_KEYFILE = "ratings-mongodb-keyfile"
+API_DATABASE_URI = "ratings-api-mongodb"
+KEYFILE_DIR = "/var/run/mongodb-keyfile"
+POD_TMP = "/tmp"  # noqa: S108 (inside the container: an emptyDir, the only writable path besides the data volume)
+ACME_SOLVER_PORT = 8089
+"""cert-manager's HTTP-01 solver pods listen here, labelled `acme.cert-manager.io/http01-solver: "true"`."""
+
+
+@dataclass(frozen=True)
+class RegistryCredentials:
+    """The shared registry and a pull-only credential for it (from the shared stack)."""
+
+    login_server: pulumi.Input[str]
+    """Registry host, e.g. `stackhubha.azurecr.io` (not a secret; images name it)."""
+    username: pulumi.Input[str]
+    """Pull credential's user name."""
+    password: pulumi.Input[str]
+    """Pull credential's password (kept only in the pull Secret)."""
+
+
+@dataclass(frozen=True)
+class AppImages:
+    """Image tags; never `latest`, so that what runs is what was reviewed."""
+
+    api_tag: str = "v1"
+    """Tag of `<registry>/ratings-api`."""
+    web_tag: str = "v1"
+    """Tag of `<registry>/ratings-web`."""
+    mongodb: str = "mongo:8.0.17"
+    """Full reference of the official MongoDB image (a mirror's on a disconnected hub)."""
+
+    def __post_init__(self) -> None:
+        for name, tag in (("api_tag", self.api_tag), ("web_tag", self.web_tag)):
+            if not tag or tag == "latest":
+                raise ValueError(f"{name} {tag!r}: pin a tag (not latest)")
+        if ":" not in self.mongodb.rsplit("/", maxsplit=1)[-1] or self.mongodb.endswith(":latest"):
+            raise ValueError(f"mongodb image {self.mongodb!r}: pin a tag (not latest)")
+
+
+@dataclass(frozen=True)
+class IngressControllerPeer:
+    """Where the ingress controller's pods run (NetworkPolicies admit only them into the web front end)."""
+
+    namespace: str = INGRESS_NAMESPACE
+    """Their namespace."""
+    pod_labels: dict[str, str] = field(default_factory=lambda: dict(INGRESS_CONTROLLER_POD_LABELS))
+    """Labels selecting them."""
+    ingress_class: str = INGRESS_CLASS
+    """The IngressClass they serve."""
+
+
+@dataclass(frozen=True)
+class RatingsAppArgs:
+    """Inputs of a RatingsApp."""
+
+    provider: k8s.Provider
+    """The cluster's Kubernetes provider (built from AKS Engine's kubeconfig)."""
+    registry: RegistryCredentials
+    """The shared registry and its pull credential."""
+    shared_hostname: str
+    """The hostname every hub serves behind Traffic Manager (DNS-01 certificate)."""
+    hub_hostname: str
+    """This hub's own hostname (resolves to this hub only)."""
+    tls_issuer: pulumi.Input[str]
+    """The cert-manager ClusterIssuer for both hostnames (ClusterPlatform.default_issuer)."""
+    storage_class: pulumi.Input[str]
+    """StorageClass for the database volumes (ClusterPlatform.storage_class_name)."""
+    worker_count: int
+    """Workers in the cluster."""
+    worker_vm_size: str
+    """The workers' VM size (sizes the HPA maxima)."""
+    images: AppImages = field(default_factory=AppImages)
+    """Image tags."""
+    ingress_controller: IngressControllerPeer = field(default_factory=IngressControllerPeer)
+    """The ingress controller's namespace, pod labels and class."""
+    log_shipping: bool = True
+    """Whether the cluster runs the event shipper (its pod counts against the workers)."""
+    mongodb_members: int | None = None
+    """Replica-set members; None for three (one on clusters with fewer than three workers)."""
+    database_volume_size: str = "16Gi"
+    """Size of each member's volume."""
+
+    def __post_init__(self) -> None:
+        for name in ("shared_hostname", "hub_hostname"):
+            if not _HOSTNAME.match(getattr(self, name)):
+                raise ValueError(f"{name} {getattr(self, name)!r} is not a DNS hostname")
+        if self.shared_hostname == self.hub_hostname:
+            raise ValueError("shared_hostname and hub_hostname must differ")
+
+
+def _labels(name: str, component: str) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": NAMESPACE,
+    }
+
+
+def _selector(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name}
+
+
+def _resources(resources: ContainerResources) -> k8s.core.v1.ResourceRequirementsArgs:
+    block = resources.as_dict()
+    return k8s.core.v1.ResourceRequirementsArgs(requests=block["requests"], limits=block["limits"])
+
+
+def _restricted() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def _pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def _secret_env(name: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)),
+    )
+
+
+def _field_env(name: str, path: str) -> k8s.core.v1.EnvVarArgs:
+    return k8s.core.v1.EnvVarArgs(
+        name=name,
+        value_from=k8s.core.v1.EnvVarSourceArgs(field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path=path)),
+    )
+
+
+def _port(number: int, protocol: str = "TCP") -> k8s.networking.v1.NetworkPolicyPortArgs:
+    return k8s.networking.v1.NetworkPolicyPortArgs(port=number, protocol=protocol)
+
+
+def _pods(labels: dict[str, str], namespace: str | None = None) -> k8s.networking.v1.NetworkPolicyPeerArgs:
+    namespace_selector = (
+        k8s.meta.v1.LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": namespace}) if namespace else None
+    )
+    return k8s.networking.v1.NetworkPolicyPeerArgs(
+        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels), namespace_selector=namespace_selector
+    )
+
+
+class RatingsApp(pulumi.ComponentResource):
+    """MongoDB replica set, ratings-api and ratings-web, with ingress, autoscaling and a restricted baseline."""
+
+    namespace: pulumi.Output[str]
+    """The application's namespace."""
+    shared_hostname: pulumi.Output[str]
+    """The hostname every hub serves."""
+    hub_hostname: pulumi.Output[str]
+    """This hub's own hostname."""
+    health_url: pulumi.Output[str]
+    """What Traffic Manager should probe on this hub (through the ingress to the web front end)."""
+    mongodb_members: pulumi.Output[int]
+    """Replica-set members."""
+    api_max_replicas: pulumi.Output[int]
+    """The API HPA's maximum."""
+    web_max_replicas: pulumi.Output[int]
+    """The web HPA's maximum."""
+
+    def __init__(self, name: str, args: RatingsAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("stackhub-ha:index:RatingsApp", name, None, opts)
+        self._name = name
+        self._args = args
+        self._opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        sizing = app_sizing(
+            args.worker_vm_size,
+            args.worker_count,
+            mongodb_members=args.mongodb_members,
+            log_shipping=args.log_shipping,
+        )
+
+        namespace = k8s.core.v1.Namespace(
+            f"{name}-namespace",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=NAMESPACE,
+                labels={
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                },
+            ),
+            # Deleting the namespace deletes the database's claims.
+            opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(protect=True)),
+        )
+        self._in_namespace = pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(depends_on=[namespace]))
+
+        self._create_pull_secret()
+        self._create_network_policies()
+        self._create_database(sizing.mongodb_members)
+        self._create_api(sizing.api_max_replicas)
+        self._create_web(sizing.web_max_replicas)
+        self._create_ingresses()
+
+        self.namespace = namespace.metadata.apply(lambda m: str(m.name))
+        self.shared_hostname = pulumi.Output.from_input(args.shared_hostname)
+        self.hub_hostname = pulumi.Output.from_input(args.hub_hostname)
+        self.health_url = pulumi.Output.from_input(f"https://{args.hub_hostname}/")
+        self.mongodb_members = pulumi.Output.from_input(sizing.mongodb_members)
+        self.api_max_replicas = pulumi.Output.from_input(sizing.api_max_replicas)
+        self.web_max_replicas = pulumi.Output.from_input(sizing.web_max_replicas)
+        self.register_outputs({
+            "namespace": self.namespace,
+            "shared_hostname": self.shared_hostname,
+            "hub_hostname": self.hub_hostname,
+            "health_url": self.health_url,
+            "mongodb_members": self.mongodb_members,
+            "api_max_replicas": self.api_max_replicas,
+            "web_max_replicas": self.web_max_replicas,
+        })  # fmt: skip
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    def _meta(self, name: str, labels: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=NAMESPACE, labels=labels)
+
+    def _service_account(self, name: str) -> None:
+        # No workload here calls the Kubernetes API: no token is mounted anywhere.
+        k8s.core.v1.ServiceAccount(
+            f"{self._name}-{name}-sa",
+            metadata=self._meta(name),
+            automount_service_account_token=False,
+            opts=self._in_namespace,
+        )
+
+    def _secret(self, role: str, name: str, string_data: dict[str, pulumi.Input[str]], type_: str = "Opaque") -> None:
+        k8s.core.v1.Secret(
+            f"{self._name}-{role}",
+            metadata=self._meta(name),
+            type=type_,
+            string_data={key: pulumi.Output.secret(value) for key, value in string_data.items()},
+            opts=self._in_namespace,
+        )
+
+    def _image(self, repository: str, tag: str) -> pulumi.Output[str]:
+        # The registry's host name is not a secret; keeping it plain keeps the rendered manifests readable.
+        server = pulumi.Output.unsecret(pulumi.Output.from_input(self._args.registry.login_server))
+        return pulumi.Output.concat(server, f"/{repository}:{tag}")
+
+    def _pdb(self, name: str, min_available: int) -> None:
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-{name}-pdb",
+            metadata=self._meta(name),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                min_available=min_available,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(name)),
+                # A pod that never became ready may be evicted, or it would block every drain of its node.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
+            ),
+            opts=self._in_namespace,
+        )
+
+    def _service(self, name: str, port: int, target: str, *, headless: bool = False) -> None:
+        k8s.core.v1.Service(
+            f"{self._name}-{name}-svc",
+            metadata=self._meta(name, _labels(name, "service")),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                cluster_ip="None" if headless else None,
+                # Members must find each other by name before they are ready (they become ready by joining).
+                publish_not_ready_addresses=True if headless else None,
+                selector=_selector(name),
+                ports=[k8s.core.v1.ServicePortArgs(name=target, port=port, target_port=target, protocol="TCP")],
+            ),
+            opts=self._in_namespace,
+        )
+
+    def _hpa(self, name: str, max_replicas: int, cpu_target: int) -> None:
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{self._name}-{name}-hpa",
+            metadata=self._meta(name),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=name
+                ),
+                min_replicas=MIN_REPLICAS,
+                max_replicas=max_replicas,
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(
+                                type="Utilization", average_utilization=cpu_target
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            opts=self._in_namespace,
+        )
+
+    def _spread(self, name: str) -> list[k8s.core.v1.TopologySpreadConstraintArgs]:
+        constraint = spread_over_nodes(_selector(name))
+        return [
+            k8s.core.v1.TopologySpreadConstraintArgs(
+                max_skew=constraint["maxSkew"],
+                topology_key=constraint["topologyKey"],
+                when_unsatisfiable=constraint["whenUnsatisfiable"],
+                node_taints_policy=constraint["nodeTaintsPolicy"],
+                label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(name)),
+                # Spread each rollout's new pods too, not only the sum of old and new.
+                match_label_keys=["pod-template-hash"],
+            )
+        ]
+
+    # --- pieces -------------------------------------------------------------------------------------------
+
+    def _create_pull_secret(self) -> None:
+        registry = self._args.registry
+
+        def docker_config(parts: list[str]) -> str:
+            server, username, password = parts
+            auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+            return json.dumps({"auths": {server: {"username": username, "password": password, "auth": auth}}})
+
+        config = pulumi.Output.all(registry.login_server, registry.username, registry.password).apply(docker_config)
+        self._secret("registry-pull", PULL_SECRET, {".dockerconfigjson": config}, "kubernetes.io/dockerconfigjson")
+
+    def _create_network_policies(self) -> None:
+        peer = self._args.ingress_controller
+        policies: dict[str, k8s.networking.v1.NetworkPolicySpecArgs] = {
+            "default-deny": k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(), policy_types=["Ingress", "Egress"]
+            ),
+            "allow-dns": k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(),
+                policy_types=["Egress"],
+                egress=[
+                    k8s.networking.v1.NetworkPolicyEgressRuleArgs(
+                        to=[_pods({"k8s-app": "kube-dns"}, "kube-system")],
+                        ports=[_port(53, "UDP"), _port(53, "TCP")],
+                    )
+                ],
+            ),
+            WEB: self._one_hop_policy(WEB, [_pods(peer.pod_labels, peer.namespace)], WEB_PORT, API, API_PORT),
+            API: self._one_hop_policy(API, [_pods(_selector(WEB))], API_PORT, MONGODB, PORT),
+            MONGODB: self._one_hop_policy(
+                MONGODB, [_pods(_selector(API)), _pods(_selector(MONGODB))], PORT, MONGODB, PORT
+            ),
+            # cert-manager answers HTTP-01 challenges from short-lived solver pods in this namespace.
+            "acme-http01-solver": k8s.networking.v1.NetworkPolicySpecArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"acme.cert-manager.io/http01-solver": "true"}),
+                policy_types=["Ingress"],
+                ingress=[
+                    k8s.networking.v1.NetworkPolicyIngressRuleArgs(
+                        from_=[_pods(peer.pod_labels, peer.namespace)], ports=[_port(ACME_SOLVER_PORT)]
+                    )
+                ],
+            ),
+        }
+        for policy_name, spec in policies.items():
+            k8s.networking.v1.NetworkPolicy(
+                f"{self._name}-{policy_name}-netpol",
+                metadata=self._meta(policy_name),
+                spec=spec,
+                opts=self._in_namespace,
+            )
+
+    @staticmethod
+    def _one_hop_policy(
+        name: str,
+        sources: list[k8s.networking.v1.NetworkPolicyPeerArgs],
+        port: int,
+        next_hop: str,
+        next_port: int,
+    ) -> k8s.networking.v1.NetworkPolicySpecArgs:
+        return k8s.networking.v1.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(name)),
+            policy_types=["Ingress", "Egress"],
+            ingress=[k8s.networking.v1.NetworkPolicyIngressRuleArgs(from_=sources, ports=[_port(port)])],
+            egress=[
+                k8s.networking.v1.NetworkPolicyEgressRuleArgs(to=[_pods(_selector(next_hop))], ports=[_port(next_port)])
+            ],
+        )
+
+    def _create_database(self, members: int) -> None:
+        args = self._args
+        protected = pulumi.ResourceOptions(parent=self, protect=True)
+        root_password, app_password = (
+            random.RandomPassword(f"{self._name}-mongodb-{who}-password", length=32, special=False, opts=protected)
+            for who in ("root", "app")
+        )
+        # A keyfile holds 6-1024 base64 characters; alphanumerics are a subset.
+        keyfile = random.RandomPassword(f"{self._name}-mongodb-keyfile", length=756, special=False, opts=protected)
+        self._secret(
+            "mongodb-credentials",
+            MONGODB_CREDENTIALS,
+            {
+                "root-username": ROOT_USER,
+                "root-password": root_password.result,
+                "app-username": APP_USER,
+                "app-password": app_password.result,
+            },
+        )
+        self._secret("mongodb-keyfile", MONGODB_KEYFILE, {"keyfile": keyfile.result})
+        hosts = member_hosts(members, MONGODB, MONGODB, NAMESPACE)
+        uri = app_password.result.apply(lambda password: connection_uri(APP_USER, password, hosts))
+        self._secret("api-database-uri", API_DATABASE_URI, {"MONGODB_URI": uri})
+
+        scripts = k8s.core.v1.ConfigMap(
+            f"{self._name}-mongodb-scripts",
+            metadata=self._meta(f"{MONGODB}-scripts"),
+            data={"member.sh": MEMBER_SCRIPT, "join.js": JOIN_SCRIPT},
+            opts=self._in_namespace,
+        )
+        self._service_account(MONGODB)
+        self._service(MONGODB, PORT, "mongodb", headless=True)
+        self._pdb(MONGODB, pdb_min_available(members))
+
+        image = args.images.mongodb
+        keyfile_path = f"{KEYFILE_DIR}/keyfile"
+        member_env = [
+            _field_env("POD_NAME", "metadata.name"),
+            _field_env("POD_NAMESPACE", "metadata.namespace"),
+            k8s.core.v1.EnvVarArgs(name="MEMBER_SERVICE", value=MONGODB),
+            k8s.core.v1.EnvVarArgs(name="STATEFULSET", value=MONGODB),
+            k8s.core.v1.EnvVarArgs(name="MEMBERS", value=str(members)),
+            k8s.core.v1.EnvVarArgs(name="REPLICA_SET", value=REPLICA_SET),
+            k8s.core.v1.EnvVarArgs(name="MONGODB_PORT", value=str(PORT)),
+            k8s.core.v1.EnvVarArgs(name="APP_DATABASE", value=APP_DATABASE),
+            k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
+            _secret_env("ROOT_USERNAME", MONGODB_CREDENTIALS, "root-username"),
+            _secret_env("ROOT_PASSWORD", MONGODB_CREDENTIALS, "root-password"),
+            _secret_env("APP_USERNAME", MONGODB_CREDENTIALS, "app-username"),
+            _secret_env("APP_PASSWORD", MONGODB_CREDENTIALS, "app-password"),
+        ]
+        mongosh_ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand({ ping: 1 }).ok"]
+        pod_spec = k8s.core.v1.PodSpecArgs(
+            service_account_name=MONGODB,
+            automount_service_account_token=False,
+            image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=PULL_SECRET)],
+            # The image declares no USER: without these the pod would run as root or fail runAsNonRoot.
+            security_context=_pod_security(MONGODB_UID),
+            termination_grace_period_seconds=60,
+            affinity=k8s.core.v1.AffinityArgs(
+                pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
+                    required_during_scheduling_ignored_during_execution=[
+                        k8s.core.v1.PodAffinityTermArgs(
+                            topology_key="kubernetes.io/hostname",
+                            label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(MONGODB)),
+                        )
+                    ]
+                )
+            ),
+            init_containers=[
+                # mongod refuses a keyfile readable by group or others; a Secret volume is mounted 0440 and owned by
+                # root, so the key is copied into a memory-backed emptyDir owned by the mongodb user and made 0400.
+                k8s.core.v1.ContainerArgs(
+                    name="install-keyfile",
+                    image=image,
+                    command=["sh", "-c", f"cp /keyfile-secret/keyfile {keyfile_path} && chmod 0400 {keyfile_path}"],
+                    resources=_resources(INIT_RESOURCES),
+                    security_context=_restricted(),
+                    volume_mounts=[
+                        k8s.core.v1.VolumeMountArgs(
+                            name="keyfile-secret", mount_path="/keyfile-secret", read_only=True
+                        ),
+                        k8s.core.v1.VolumeMountArgs(name="keyfile", mount_path=KEYFILE_DIR),
+                    ],
+                )
+            ],
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name="mongod",
+                    image=image,
+                    # mongod itself, not the image's entrypoint (see workloads/mongo.py).
+                    command=["mongod"],
+                    args=mongod_args(keyfile_path, MONGOD_CACHE_GIB),
+                    ports=[k8s.core.v1.ContainerPortArgs(name="mongodb", container_port=PORT, protocol="TCP")],
+                    env=[k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP)],
+                    resources=_resources(MONGOD_RESOURCES),
+                    security_context=_restricted(),
+                    startup_probe=k8s.core.v1.ProbeArgs(
+                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="mongodb"),
+                        period_seconds=5,
+                        failure_threshold=60,
+                    ),
+                    readiness_probe=k8s.core.v1.ProbeArgs(
+                        exec_=k8s.core.v1.ExecActionArgs(command=mongosh_ping),
+                        period_seconds=10,
+                        timeout_seconds=10,
+                        failure_threshold=3,
+                    ),
+                    liveness_probe=k8s.core.v1.ProbeArgs(
+                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="mongodb"),
+                        period_seconds=20,
+                        failure_threshold=6,
+                    ),
+                    volume_mounts=[
+                        k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data/db"),
+                        # mongod's Unix socket and mongosh's home.
+                        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP),
+                        k8s.core.v1.VolumeMountArgs(name="keyfile", mount_path=KEYFILE_DIR, read_only=True),
+                    ],
+                ),
+                k8s.core.v1.ContainerArgs(
+                    name="member",
+                    image=image,
+                    command=["sh", "/scripts/member.sh"],
+                    env=member_env,
+                    resources=_resources(MEMBER_RESOURCES),
+                    security_context=_restricted(),
+                    # The pod is ready only once its mongod is a member of the set.
+                    readiness_probe=k8s.core.v1.ProbeArgs(
+                        exec_=k8s.core.v1.ExecActionArgs(command=["test", "-f", f"{POD_TMP}/joined"]),
+                        period_seconds=5,
+                    ),
+                    volume_mounts=[
+                        k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
+                        k8s.core.v1.VolumeMountArgs(name="member-tmp", mount_path=POD_TMP),
+                    ],
+                ),
+            ],
+            volumes=[
+                k8s.core.v1.VolumeArgs(
+                    name="keyfile-secret",
+                    secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=MONGODB_KEYFILE, default_mode=0o440),
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="keyfile", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Mi")
+                ),
+                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")),
+                k8s.core.v1.VolumeArgs(
+                    name="member-tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
+                ),
+                k8s.core.v1.VolumeArgs(
+                    name="scripts",
+                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                        name=scripts.metadata.apply(lambda m: str(m.name)), default_mode=0o444
+                    ),
+                ),
+            ],
+        )
+        k8s.apps.v1.StatefulSet(
+            f"{self._name}-mongodb",
+            metadata=self._meta(MONGODB, _labels(MONGODB, "database")),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=MONGODB,
+                replicas=members,
+                # Members start one at a time, each ready only once joined: two never reconfigure the set at once.
+                pod_management_policy="OrderedReady",
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(MONGODB)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=_labels(MONGODB, "database")), spec=pod_spec
+                ),
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                persistent_volume_claim_retention_policy=(
+                    k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
+                        when_deleted="Retain", when_scaled="Retain"
+                    )
+                ),
+                volume_claim_templates=[
+                    k8s.core.v1.PersistentVolumeClaimArgs(
+                        metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=_labels(MONGODB, "database")),
+                        spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                            access_modes=["ReadWriteOnce"],
+                            storage_class_name=args.storage_class,
+                            resources=k8s.core.v1.VolumeResourceRequirementsArgs(
+                                requests={"storage": args.database_volume_size}
+                            ),
+                        ),
+                    )
+                ],
+            ),
+            # Claim templates cannot change in place: a change would replace the StatefulSet. Protected, it fails
+            # instead, and the claims (retained) keep the data either way.
+            opts=pulumi.ResourceOptions.merge(self._in_namespace, pulumi.ResourceOptions(protect=True)),
+        )
+
+    def _deployment(
+        self,
+        name: str,
+        component: str,
+        container: k8s.core.v1.ContainerArgs,
+        volumes: list[k8s.core.v1.VolumeArgs],
+    ) -> None:
+        self._service_account(name)
+        k8s.apps.v1.Deployment(
+            f"{self._name}-{name}",
+            metadata=self._meta(name, _labels(name, component)),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                # No `replicas`: the HPA owns the count, and a value here would reset it on every update.
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(name)),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1),
+                ),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=_labels(name, component)),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=name,
+                        automount_service_account_token=False,
+                        image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=PULL_SECRET)],
+                        # The workshop images are node:alpine builds; `node` (1000) owns nothing they write to.
+                        security_context=_pod_security(1000),
+                        topology_spread_constraints=self._spread(name),
+                        containers=[container],
+                        volumes=volumes,
+                    ),
+                ),
+            ),
+            opts=self._in_namespace,
+        )
+
+    def _create_api(self, max_replicas: int) -> None:
+        health = k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http")
+        container = k8s.core.v1.ContainerArgs(
+            name=API,
+            image=self._image(API, self._args.images.api_tag),
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
+            env=[
+                _secret_env("MONGODB_URI", API_DATABASE_URI, "MONGODB_URI"),
+                k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
+            ],
+            resources=_resources(API_RESOURCES),
+            security_context=_restricted(),
+            startup_probe=k8s.core.v1.ProbeArgs(http_get=health, period_seconds=10, failure_threshold=30),
+            readiness_probe=k8s.core.v1.ProbeArgs(http_get=health, period_seconds=10, timeout_seconds=5),
+            # /healthz fails while MongoDB is unreachable: a generous threshold rides out a primary election
+            # instead of restarting every API pod during it.
+            liveness_probe=k8s.core.v1.ProbeArgs(
+                http_get=health, period_seconds=20, timeout_seconds=5, failure_threshold=6
+            ),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP)],
+        )
+        tmp = k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
+        self._deployment(API, "api", container, [tmp])
+        self._service(API, SERVICE_PORT, "http")
+        self._hpa(API, max_replicas, API_CPU_TARGET)
+        self._pdb(API, 1)
+
+    def _create_web(self, max_replicas: int) -> None:
+        root = k8s.core.v1.HTTPGetActionArgs(path="/", port="http")
+        container = k8s.core.v1.ContainerArgs(
+            name=WEB,
+            image=self._image(WEB, self._args.images.web_tag),
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=WEB_PORT, protocol="TCP")],
+            env=[
+                k8s.core.v1.EnvVarArgs(name="API", value=API_URL),
+                # The image starts through `npm start` (webpack-dev-server, which builds in memory). As a non-root
+                # user npm can write only its home: point it at the emptyDir, and keep it from calling the npm
+                # registry to look for updates.
+                k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
+                k8s.core.v1.EnvVarArgs(name="NPM_CONFIG_UPDATE_NOTIFIER", value="false"),
+            ],
+            resources=_resources(WEB_RESOURCES),
+            security_context=_restricted(),
+            # The first response waits for webpack's build.
+            startup_probe=k8s.core.v1.ProbeArgs(http_get=root, period_seconds=10, failure_threshold=30),
+            readiness_probe=k8s.core.v1.ProbeArgs(http_get=root, period_seconds=10, timeout_seconds=5),
+            liveness_probe=k8s.core.v1.ProbeArgs(http_get=root, period_seconds=20, timeout_seconds=5),
+            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP)],
+        )
+        tmp = k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
+        self._deployment(WEB, "web", container, [tmp])
+        self._service(WEB, SERVICE_PORT, "http")
+        self._hpa(WEB, max_replicas, WEB_CPU_TARGET)
+        self._pdb(WEB, 1)
+
+    def _create_ingresses(self) -> None:
+        args = self._args
+        for role, host, extra in (
+            ("shared", args.shared_hostname, {}),
+            # F5 NGINX ignores a second Ingress for a host it already serves (nginxinc/kubernetes-ingress issue
+            # 76), so cert-manager's own HTTP-01 solver Ingress would never be served: it edits this one instead.
+            ("hub", args.hub_hostname, {"acme.cert-manager.io/http01-edit-in-place": "true"}),
+        ):
+            name = f"{WEB}-{role}"
+            annotations: dict[str, pulumi.Input[str]] = {"cert-manager.io/cluster-issuer": args.tls_issuer, **extra}
+            k8s.networking.v1.Ingress(
+                f"{self._name}-{role}-ingress",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=name, namespace=NAMESPACE, labels=_labels(WEB, "ingress"), annotations=annotations
+                ),
+                spec=k8s.networking.v1.IngressSpecArgs(
+                    ingress_class_name=args.ingress_controller.ingress_class,
+                    tls=[k8s.networking.v1.IngressTLSArgs(hosts=[host], secret_name=f"{name}-tls")],
+                    rules=[
+                        k8s.networking.v1.IngressRuleArgs(
+                            host=host,
+                            http=k8s.networking.v1.HTTPIngressRuleValueArgs(
+                                paths=[
+                                    k8s.networking.v1.HTTPIngressPathArgs(
+                                        path="/",
+                                        path_type="Prefix",
+                                        backend=k8s.networking.v1.IngressBackendArgs(
+                                            service=k8s.networking.v1.IngressServiceBackendArgs(
+                                                name=WEB,
+                                                port=k8s.networking.v1.ServiceBackendPortArgs(number=SERVICE_PORT),
+                                            )
+                                        ),
+                                    )
+                                ]
+                            ),
+                        )
+                    ],
+                ),
+                opts=self._in_namespace,
+            )
