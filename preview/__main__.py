@@ -1,4 +1,4 @@
-"""`python -m preview <stack> [--json]`: an offline `pulumi preview` of one stack.
+"""`python -m preview <stack> [--json] [--out DIR]`: an offline `pulumi preview` of one stack.
 
 A stack that reads other stacks (the global stack reads every hub) is previewed after those stacks are run
 offline, so its preview shows the real wiring: the values it reads are the referenced stacks' preview outputs.
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from preview.engine import PROJECT_DIR, StackReferenceError, run_stack_with_references, stack_names
+from preview.manifests import write_manifests
 from preview.render import as_json, as_tree
 from stacks.config import ConfigError
 
@@ -20,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preview", description=__doc__)
     parser.add_argument("stack", help="stack name (a Pulumi.<stack>.yaml file)")
     parser.add_argument("--json", action="store_true", help="print the recorded resources and outputs as JSON")
+    parser.add_argument(
+        "--out", type=Path, help="also write every rendered Kubernetes object and Helm values (secrets redacted) here"
+    )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="project folder (default: this one)")
     args = parser.parse_args(argv)
     if args.stack not in stack_names(args.project_dir):
@@ -30,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 1
     print(as_json(run) if args.json else as_tree(run))
+    if args.out is not None:
+        written = write_manifests(run, args.out)
+        print(f"Wrote {len(written)} manifest files to {args.out}", file=sys.stderr)
     return 0
 
 

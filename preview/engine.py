@@ -46,6 +46,7 @@ class Registration:
     protect: bool
     inputs: dict[str, Any]
     dependencies: list[str]
+    provider: str = ""
     id: str = ""
     state: dict[str, Any] = field(default_factory=dict)
 
@@ -459,6 +460,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 protect=bool(request.protect),
                 inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
                 dependencies=sorted(set(request.dependencies)),
+                provider=request.provider,
                 id=registered.id or "",
                 state=registered.state,
             )

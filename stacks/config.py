@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar, get_args
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
@@ -116,6 +116,31 @@ Ipv4Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 Guid = Annotated[str, AfterValidator(_guid)]
 ResourceGroupName = Annotated[str, AfterValidator(_resource_group)]
 HttpsUrl = Annotated[str, AfterValidator(_https_url)]
+
+
+def _ipv4_address(value: str) -> str:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("must be an IPv4 address") from None
+    if address.version != 4:
+        raise ValueError("must be an IPv4 address")
+    return value
+
+
+_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+
+
+def _fqdn(value: str) -> str:
+    if not _FQDN.match(value.lower()):
+        raise ValueError("must be a fully qualified DNS name such as app.contoso.com")
+    return value.lower()
+
+
+Ipv4Address = Annotated[str, AfterValidator(_ipv4_address)]
+Fqdn = Annotated[str, AfterValidator(_fqdn)]
+# A public Azure region's programmatic name (`westus2`), as resource groups take it.
+AzureRegion = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,39}$", description="Azure region, e.g. westeurope")]
 
 
 # --- loading ------------------------------------------------------------------------------------------------

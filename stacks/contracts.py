@@ -11,17 +11,15 @@ entry point (`pulumi.run`), through the public `StackReference.get_output_detail
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
-from stacks.config import REDACTED, ConfigError, Guid, HttpsUrl, Ipv4Cidr, Problem
+from stacks.config import REDACTED, ConfigError, Fqdn, Guid, HttpsUrl, Ipv4Address, Ipv4Cidr, Problem
 
 if TYPE_CHECKING:
     from components.backup_storage import BackupStorage
@@ -219,31 +217,6 @@ class StackOutputs(BaseModel):
         return Problem(key, repr(stack), f"output '{name}' {detail}")
 
 
-def _ipv4_address(value: str) -> str:
-    try:
-        address = ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError("must be an IPv4 address") from None
-    if address.version != 4:
-        raise ValueError("must be an IPv4 address")
-    return value
-
-
-_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
-
-
-def _fqdn(value: str) -> str:
-    if not _FQDN.match(value.lower()):
-        raise ValueError("must be a fully qualified DNS name such as app.contoso.com")
-    return value.lower()
-
-
-Ipv4Address = Annotated[str, AfterValidator(_ipv4_address)]
-Fqdn = Annotated[str, AfterValidator(_fqdn)]
-# A public Azure region's programmatic name (`westus2`), as resource groups take it.
-AzureRegion = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,39}$", description="Azure region, e.g. westeurope")]
-
-
 class HubOutputs(StackOutputs):
     """What the global stack reads from each hub stack."""
 
@@ -260,6 +233,14 @@ class SharedDnsZoneOutputs(StackOutputs):
     contract_version: Literal["1"]
     dns_zone_name: Fqdn
     dns_zone_resource_group: str
+    dns_zone_id: str = Field(
+        pattern=r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/dnsZones/[^/]+$"
+    )
+
+    @property
+    def subscription_id(self) -> str:
+        """The zone's subscription (public Azure), from its ARM id."""
+        return self.dns_zone_id.split("/")[2]
 
 
 class SharedOutputs(StackOutputs):

@@ -25,10 +25,8 @@ from components.global_traffic_manager import (
     HubEndpoint,
 )
 from planning.network import overlaps
-from stacks.config import Problem, ResourceGroupName, StackConfig, load
+from stacks.config import AzureRegion, Fqdn, Problem, ResourceGroupName, StackConfig, load
 from stacks.contracts import (
-    AzureRegion,
-    Fqdn,
     HubOutputs,
     SharedDnsZoneOutputs,
     StackOutputError,

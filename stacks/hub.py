@@ -16,11 +16,17 @@ from aksengine.apimodel import validate as validate_cluster
 from aksengine.versions import AKS_ENGINE_VERSION, DEFAULT_KUBERNETES_VERSION
 from arm import HubConnection
 from components.aks_engine_cluster import AksEngineCluster, AksEngineClusterArgs
+from components.cluster_platform import AcmeSettings, ClusterPlatform, ClusterPlatformArgs, IngressAddress, LogShipping
 from components.hub_network import HubNetwork, HubNetworkArgs
+from components.ratings_app import AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
 from planning.network import DEFAULT_MAX_PODS, master_block, network_ids, node_capacity, subnet_problems
 from stacks.config import GUID_PATTERN as _GUID
-from stacks.config import Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
-from stacks.contracts import hub_exports
+from stacks.config import Fqdn, Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
+from stacks.contracts import SharedDnsZoneOutputs, SharedOutputs, StackOutputError, hub_exports
+from workloads.charts import PlatformCharts
+from workloads.issuers import AzureDnsZone
+from workloads.log_shipping import IngestionTarget
+from workloads.platform_values import RebootWindow
 
 # The lifecycle command runs from the project folder so that `python -m aksengine.lifecycle` imports this code.
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -38,6 +44,27 @@ def cluster_exports(cluster: AksEngineCluster, *, aks_engine_version: str) -> di
         "aksEngineVersion": aks_engine_version,
         "sshPrivateKey": cluster.ssh_private_key,
     }
+
+
+Weekday = Literal["mo", "tu", "we", "th", "fr", "sa", "su"]
+
+
+class RebootWindowConfig(StackConfig):
+    """When kured may reboot nodes (`rebootWindow`)."""
+
+    days: tuple[Weekday, ...] = Field(default=("mo", "tu", "we", "th", "fr", "sa", "su"), min_length=1)
+    start_time: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end_time: str = Field(default="05:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    time_zone: str = Field(default="UTC", pattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$")
+
+
+def _not_latest(tag: str) -> str:
+    if tag == "latest":
+        raise ValueError("must be a pinned tag, not `latest`")
+    return tag
+
+
+ImageTag = Annotated[str, Field(pattern=r"^[\w][\w.-]{0,127}$"), AfterValidator(_not_latest)]
 
 
 def _admin_cidr(value: str) -> str:
@@ -91,6 +118,48 @@ class HubConfig(StackConfig):
     other_nodes_in_subscription: int = Field(
         default=0, ge=0, description="nodes of other clusters in the subscription (50-node limit)"
     )
+
+    # The platform and the application on the cluster.
+    shared_stack: str = Field(
+        pattern=r"^([\w.-]+/){0,2}[\w.-]+$",
+        description="the shared stack to read, `shared` or `<org>/<project>/shared`",
+    )
+    shared_hostname: Fqdn = Field(description="the application's name served by every hub, e.g. ratings.contoso.com")
+    hub_hostname: Fqdn | None = Field(
+        default=None, description="this hub's own name for the application; the ingress address's DNS name if unset"
+    )
+    acme_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="Let's Encrypt account e-mail; unset = certificates from the private CA only (disconnected hubs)",
+    )
+    dns_solver_client_id: Guid | None = Field(
+        default=None, description="service principal allowed to write TXT records in the shared DNS zone (DNS-01)"
+    )
+    dns_solver_client_secret: SecretStr | None = Field(default=None, description="its secret")
+    log_shipping: bool = Field(default=True, description="ship container logs and events to the shared workspace")
+    chart_registry: str | None = Field(
+        default=None,
+        pattern=r"^(oci://)?[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]+)?$",
+        description="private OCI registry holding mirrored charts under helm/ (disconnected hubs)",
+    )
+    image_registry: str | None = Field(
+        default=None, pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]+)?$", description="mirror of the platform images"
+    )
+    reboot_window: RebootWindowConfig = Field(
+        default_factory=RebootWindowConfig, description="when kured may reboot nodes"
+    )
+    ratings_api_tag: ImageTag = Field(default="v1", description="tag of ratings-api in the shared registry")
+    ratings_web_tag: ImageTag = Field(default="v1", description="tag of ratings-web in the shared registry")
+    mongo_image: str = Field(default="mongo:8.0.17", pattern=r"^[\w./-]+:[\w.-]+$", description="MongoDB image")
+    database_volume_size: str = Field(
+        default="16Gi", pattern=r"^[1-9][0-9]*Gi$", description="each Mongo member's volume"
+    )
+
+    @property
+    def app_hub_hostname(self) -> str:
+        """This hub's name for the app: configured, or the DNS name HubNetwork gives the ingress address."""
+        return self.hub_hostname or f"{self.hub_name}-ingress.{self.location}.cloudapp.{self.fqdn}"
 
     @property
     def fqdn(self) -> str:
@@ -175,6 +244,20 @@ class HubConfig(StackConfig):
             Problem("clusterSubnetCidr", repr(self.cluster_subnet_cidr), p)
             for p in subnet_problems(self.vnet_cidr, self.cluster_subnet_cidr)
         ]
+        if self.acme_email is not None:
+            for key, value in (
+                ("dnsSolverClientId", self.dns_solver_client_id),
+                ("dnsSolverClientSecret", self.dns_solver_client_secret),
+            ):
+                if value is None:
+                    problems.append(
+                        Problem(
+                            key,
+                            "(not set)",
+                            "required when acmeEmail is set: cert-manager proves the "
+                            "shared name by DNS-01 in the shared Azure DNS zone",
+                        )
+                    )
         if self.aks_engine_version != AKS_ENGINE_VERSION:
             problems.append(
                 Problem(
@@ -223,7 +306,7 @@ def _cluster_problem(problem: ClusterProblem) -> Problem:
 
 
 def program(stack: str) -> None:
-    """The hub stack's program: validated config -> components -> exported contract."""
+    """The hub stack's program: validated config -> network -> cluster -> platform and app -> exported contract."""
     config = load(HubConfig, stack)
     client_secret = pulumi.Output.secret(config.arm_client_secret.get_secret_value())
     network = HubNetwork(
@@ -259,3 +342,123 @@ def program(stack: str) -> None:
     exports |= cluster_exports(cluster, aks_engine_version=config.aks_engine_version)
     for key, value in exports.items():
         pulumi.export(key, value)
+
+    shared_ref = pulumi.StackReference(config.shared_stack)
+
+    async def deploy_app() -> None:
+        # The shared stack's outputs are read and checked before anything that uses them is declared.
+        shared, zone = await _read_shared(config, shared_ref, stack)
+        app = _deploy_app(config, network, cluster, shared, zone)
+        for key, value in app_exports(app).items():
+            pulumi.export(key, value)
+
+    pulumi.run(deploy_app)
+
+
+async def _read_shared(
+    config: HubConfig, ref: pulumi.StackReference, stack: str
+) -> tuple[SharedOutputs, SharedDnsZoneOutputs | None]:
+    problems: list[Problem] = []
+    shared: SharedOutputs | None = None
+    zone: SharedDnsZoneOutputs | None = None
+    read = {"stack": config.shared_stack, "key": "sharedStack", "reader": stack}
+    try:
+        shared = await SharedOutputs.read(ref, **read)
+    except StackOutputError as error:
+        problems += error.problems
+    if config.acme_email is not None:
+        try:
+            zone = await SharedDnsZoneOutputs.read(ref, **read)
+        except StackOutputError as error:
+            problems += error.problems
+        if zone is not None and not config.shared_hostname.endswith(f".{zone.dns_zone_name}"):
+            problems.append(Problem("sharedHostname", repr(config.shared_hostname),
+                                    f"must be inside the shared DNS zone {zone.dns_zone_name}: its certificate is "
+                                    "issued by DNS-01 there"))  # fmt: skip
+    if problems or shared is None:
+        raise StackOutputError(stack, problems)
+    return shared, zone
+
+
+def _deploy_app(
+    config: HubConfig,
+    network: HubNetwork,
+    cluster: AksEngineCluster,
+    shared: SharedOutputs,
+    zone: SharedDnsZoneOutputs | None,
+) -> RatingsApp:
+    acme = None
+    if zone is not None and config.acme_email and config.dns_solver_client_id and config.dns_solver_client_secret:
+        acme = AcmeSettings(
+            email=config.acme_email,
+            dns_zone=AzureDnsZone(
+                subscription_id=zone.subscription_id,
+                resource_group=zone.dns_zone_resource_group,
+                zone_name=zone.dns_zone_name,
+                tenant_id=shared.logs_tenant_id,
+                client_id=config.dns_solver_client_id,
+            ),
+            dns_client_secret=pulumi.Output.secret(config.dns_solver_client_secret.get_secret_value()),
+        )
+    shipping = None
+    if config.log_shipping:
+        shipping = LogShipping(
+            target=IngestionTarget(
+                endpoint=shared.logs_ingestion_endpoint,
+                dcr_immutable_id=shared.logs_dcr_immutable_id,
+                container_log_stream=shared.logs_container_log_stream,
+                event_stream=shared.logs_event_stream,
+            ),
+            tenant_id=shared.logs_tenant_id,
+            client_id=shared.logs_client_id,
+            client_secret=shared.secret("logs_client_secret"),
+        )
+    window = config.reboot_window
+    platform = ClusterPlatform(
+        config.hub_name,
+        ClusterPlatformArgs(
+            provider=cluster.provider,
+            hub_name=config.hub_name,
+            ingress_address=IngressAddress(network.ingress_ip_address, network.resource_group_name),
+            worker_count=config.agent_count,
+            charts=PlatformCharts.mirrored(config.chart_registry) if config.chart_registry else PlatformCharts(),
+            image_registry=config.image_registry,
+            acme=acme,
+            reboot_window=RebootWindow(
+                start_time=window.start_time, end_time=window.end_time, time_zone=window.time_zone, days=window.days
+            ),
+            log_shipping=shipping,
+        ),
+    )
+    return RatingsApp(
+        config.hub_name,
+        RatingsAppArgs(
+            provider=cluster.provider,
+            registry=RegistryCredentials(
+                login_server=shared.registry_login_server,
+                username=shared.registry_pull_username,
+                password=shared.secret("registry_pull_password"),
+            ),
+            shared_hostname=config.shared_hostname,
+            hub_hostname=config.app_hub_hostname,
+            tls_issuer=platform.default_issuer,
+            storage_class=platform.storage_class_name,
+            worker_count=config.agent_count,
+            worker_vm_size=config.agent_vm_size,
+            images=AppImages(
+                api_tag=config.ratings_api_tag, web_tag=config.ratings_web_tag, mongodb=config.mongo_image
+            ),
+            log_shipping=shipping is not None,
+            database_volume_size=config.database_volume_size,
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[platform]),
+    )
+
+
+def app_exports(app: RatingsApp) -> dict[str, pulumi.Input[Any]]:
+    """The application part of the hub contract: the names it serves and where the global probe should look."""
+    return {
+        "sharedHostname": app.shared_hostname,
+        "hubHostname": app.hub_hostname,
+        "healthUrl": app.health_url,
+    }

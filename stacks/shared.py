@@ -17,8 +17,8 @@ from pydantic import AfterValidator, Field, SecretStr
 from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.log_ingestion import LogIngestion, LogIngestionArgs
-from stacks.config import Guid, Problem, ResourceGroupName, StackConfig, load
-from stacks.contracts import AzureRegion, Fqdn, shared_exports
+from stacks.config import AzureRegion, Fqdn, Guid, Problem, ResourceGroupName, StackConfig, load
+from stacks.contracts import shared_exports
 
 # A repository path as the registry accepts it: lowercase components separated by '/'.
 _REPOSITORY = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$"

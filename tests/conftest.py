@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,12 @@ def config_of(stack: str, **overrides: Any) -> dict[str, Any]:
     return plain
 
 
+@functools.cache
+def shared_outputs() -> dict[str, Any]:
+    """The shared stack's outputs from its offline run (hub stacks read them through a StackReference)."""
+    return run_stack("shared").outputs
+
+
 def run_with(stack: str, values: dict[str, Any], secret_keys: set[str] | None = None) -> StackRun:
     """Run a stack offline with the given (unprefixed) config values."""
     _, file_secrets = stack_config(stack)
@@ -32,13 +39,14 @@ def run_with(stack: str, values: dict[str, Any], secret_keys: set[str] | None = 
         stack,
         config={PREFIX + k: v for k, v in values.items()},
         secret_keys={PREFIX + k for k in secrets},
+        stack_outputs={"shared": shared_outputs()},
     )
 
 
 @pytest.fixture(scope="module")
 def seattle() -> StackRun:
     """One offline run of the hub-seattle stack, shared by a module's tests."""
-    return run_stack("hub-seattle")
+    return run_stack("hub-seattle", stack_outputs={"shared": shared_outputs()})
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from preview.__main__ import main as preview_main
-from preview.engine import PROJECT_DIR, StackRun, is_secret, run_stack, stack_config
+from preview.engine import PROJECT_DIR, StackRun, is_secret, run_stack_with_references, stack_config
 from stacks.config import ConfigError
 from tests.conftest import config_of, run_with
 
@@ -80,7 +80,7 @@ def test_bad_config_registers_no_resource() -> None:
     with pytest.raises(ConfigError):
         registered.append(run_with("hub-seattle", config_of("hub-seattle", vnetCidr="bad")))
     # The failed run recorded nothing; a good run afterwards in the same process records its own resources only.
-    good = run_stack("hub-seattle")
+    good = run_stack_with_references("hub-seattle")
     assert registered == []
     assert len(good.arm()) == 4
 
@@ -88,7 +88,8 @@ def test_bad_config_registers_no_resource() -> None:
 def test_credentials_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ARM_CLIENT_SECRET", "from-the-environment")
     monkeypatch.setenv("ARM_CLIENT_ID", "0f0f0f0f-1111-4222-8333-444455556666")
-    run = run_with("hub-seattle", config_of("hub-seattle", armClientSecret=None, armClientId=None), secret_keys=set())
+    values = config_of("hub-seattle", armClientSecret=None, armClientId=None)
+    run = run_with("hub-seattle", values, secret_keys={"dnsSolverClientSecret"})
     for resource in run.arm():
         assert is_secret(resource.inputs["client_secret"])
         assert resource.plain_inputs["client_secret"] == "from-the-environment"
