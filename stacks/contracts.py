@@ -225,6 +225,7 @@ class HubOutputs(StackOutputs):
     address_spaces: list[Ipv4Cidr] = Field(min_length=1)
     ingress_ip: Ipv4Address
     ingress_fqdn: Fqdn
+    shared_hostname: Fqdn
 
 
 class SharedDnsZoneOutputs(StackOutputs):

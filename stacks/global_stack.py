@@ -230,6 +230,15 @@ def hub_problems(config: GlobalConfig, hubs: list[HubOutputs]) -> list[Problem]:
                 )
             )
         first.setdefault(hub.hub_name, i)
+        if hub.shared_hostname != config.app_hostname:
+            # The probe's host header and the users' requests would match no ingress rule on that hub.
+            problems.append(
+                Problem(
+                    f"hubs[{i}].stack",
+                    repr(entry.stack),
+                    f"serves sharedHostname '{hub.shared_hostname}', not appHostname '{config.app_hostname}'",
+                )
+            )
     if problems:
         return problems
     replicating = {

@@ -49,6 +49,7 @@ def synthetic_hub(i: int) -> dict[str, Any]:
         "addressSpaces": [f"10.{i}.0.0/16"],
         "ingressIp": f"198.51.100.{10 + i}",
         "ingressFqdn": f"hub-{i:02d}-ingress.site{i:02d}.cloudapp.hubs.example.com",
+        "sharedHostname": "www.ratings.contoso.com",
         "clusterSubnetId": f"/subscriptions/x/resourceGroups/hub-{i:02d}/providers/Microsoft.Network/vnets/v",
         "kubeconfig": secret("apiVersion: v1"),
         "healthUrl": f"https://hub-{i:02d}.example.com/healthz",
@@ -264,10 +265,21 @@ def test_two_stacks_exporting_the_same_hub_name_are_refused(referenced: Outputs)
     ]
 
 
+def test_a_hub_serving_another_name_than_the_profiles_is_refused(referenced: Outputs) -> None:
+    outputs = broken(referenced, "hub-denver", sharedHostname="old.ratings.contoso.com")
+    with pytest.raises(StackOutputError) as caught:
+        run_global(outputs)
+    assert [str(p) for p in caught.value.problems] == [
+        "stackhub-ha:hubs[1].stack = 'hub-denver': serves sharedHostname 'old.ratings.contoso.com', "
+        "not appHostname 'www.ratings.contoso.com'"
+    ]
+
+
 @pytest.mark.parametrize("hostname", ["ratings.fabrikam.com", "ratings.contoso.com"])
 def test_the_application_name_must_lie_inside_the_shared_zone(referenced: Outputs, hostname: str) -> None:
+    serving = broken(broken(referenced, "hub-seattle", sharedHostname=hostname), "hub-denver", sharedHostname=hostname)
     with pytest.raises(StackOutputError) as caught:
-        run_global(referenced, appHostname=hostname)
+        run_global(serving, appHostname=hostname)
     assert [str(p) for p in caught.value.problems] == [
         f"stackhub-ha:appHostname = '{hostname}': must be a name inside the shared DNS zone ratings.contoso.com "
         "(not the zone itself) when useSharedDnsZone is true"

@@ -1,7 +1,8 @@
 """One hub's cluster built offline: ClusterPlatform and RatingsApp on a provider from a dummy kubeconfig.
 
-The hub stack wires the same components from its config; until then the component and preview tests run this
-program under the offline engine. Secret inputs carry sentinel values so that tests can prove none leaks.
+The hub stack wires the same components from its stack files (tests/stacks/test_hub_app.py checks that); this
+program lets the component tests vary what the stack files fix (worker count and size, ACME, log shipping, chart
+sources) under the same offline engine. Secret inputs carry sentinel values so that tests can prove none leaks.
 """
 
 from __future__ import annotations
