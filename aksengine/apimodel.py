@@ -21,6 +21,7 @@ from aksengine.versions import (
     parse_kubernetes_version,
     upgrade_refusal,
 )
+from planning.network import node_capacity
 
 IdentitySystem = Literal["azure_ad", "adfs"]
 
@@ -375,17 +376,17 @@ def _network_problems(s: ClusterSettings) -> list[Problem]:
                 f"{lowest}-{highest} (Azure reserves the first four and the last address), e.g. {suggestion}",
             )
         )
+    # One rule, one wording: the address plan (master block plus its buffer) is planning.network's.
     nodes = s.master_count + s.agent_count + UPGRADE_SURGE_VMS
-    needed = nodes * (s.max_pods + 1) + MASTER_STATIC_IP_BLOCK
-    usable = int(highest) - int(lowest) + 1
-    if needed > usable:
+    capacity = node_capacity(s.subnet_cidr, s.max_pods)
+    if nodes > capacity:
         problems.append(
             Problem(
                 "subnet_cidr",
                 s.subnet_cidr,
-                f"room for {needed} addresses: Azure CNI gives each of {nodes} nodes (upgrade surge included) "
-                f"max_pods + 1 = {s.max_pods + 1} addresses, plus the {MASTER_STATIC_IP_BLOCK}-address "
-                f"control-plane block; this subnet has {usable} usable",
+                f"holds {capacity} nodes at {s.max_pods} pods each (Azure CNI: one address per pod plus the "
+                f"node's), but the cluster needs {nodes} ({s.master_count} masters, {s.agent_count} workers, "
+                "1 upgrade surge): use a larger subnet or fewer maxPods",
             )
         )
     return problems

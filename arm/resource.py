@@ -35,6 +35,7 @@ SECRET_KEYS = ("client_secret",)
 _BODY_KEYS = ("location", "tags", "sku", "kind", "properties")
 # Outputs: `properties` is what ARM returned; the declared properties stay under this key.
 DESIRED_PROPERTIES_KEY = "desired_properties"
+SERVER_PROPERTIES_KEY = "server_properties"
 
 # A different endpoint or subscription is another resource; who authenticates is not.
 _CONNECTION_LOCATING_KEYS = ("arm_endpoint", "subscription_id")
@@ -330,6 +331,9 @@ def _outputs(inputs: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, 
     outs = {key: inputs.get(key) for key in (*INPUT_KEYS, *SECRET_KEYS)}
     outs[DESIRED_PROPERTIES_KEY] = inputs.get("properties")
     outs["properties"] = dict(server.get("properties") or {})
+    # The same, under a key that is never an input: a preview of the Python dynamic provider echoes inputs as
+    # state, so computed values (a public IP's address) read from here are unknown in preview, not missing.
+    outs[SERVER_PROPERTIES_KEY] = dict(server.get("properties") or {})
     if server.get("etag"):
         outs["etag"] = server["etag"]
     return {key: value for key, value in outs.items() if value is not None}
@@ -430,6 +434,8 @@ class ArmResource(pulumi.dynamic.Resource):
     sku: pulumi.Output[dict[str, Any] | None]
     kind: pulumi.Output[str | None]
     properties: pulumi.Output[dict[str, Any]]
+    server_properties: pulumi.Output[dict[str, Any]]
+    """What ARM returned, computed values included; unknown until the resource exists."""
     etag: pulumi.Output[str | None]
     connection: pulumi.Output[dict[str, str]]
     client_secret: pulumi.Output[str]
@@ -460,6 +466,7 @@ class ArmResource(pulumi.dynamic.Resource):
             "connection": connection.to_inputs(),
             "client_secret": pulumi.Output.secret(client_secret),
             "etag": None,
+            SERVER_PROPERTIES_KEY: None,
         }
         secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["client_secret"])
         super().__init__(

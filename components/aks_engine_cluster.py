@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,11 @@ import pulumi_tls as tls
 from aksengine.apimodel import ClusterSettings, settings_to_dict
 from aksengine.lifecycle import ClusterState
 
-LIFECYCLE = (sys.executable, "-m", "aksengine.lifecycle")
+# Relative to the project folder, where the command provider runs: the stored create/update/delete lines must
+# not change (and show the protected cluster as changed) when the checkout or agent moves.
+LIFECYCLE = (".venv/bin/python", "-m", "aksengine.lifecycle")
+# AKS Engine upgrades about 12-15 minutes per VM, one VM at a time (REFERENCE, section 2).
+MINUTES_PER_VM = 20
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ class AksEngineCluster(pulumi.ComponentResource):
                 additional_secret_outputs=["stdout"],
                 # The cluster holds the application's data volumes: deleting it takes a deliberate unprotect.
                 protect=True,
-                custom_timeouts=pulumi.CustomTimeouts(create="90m", update="240m", delete="60m"),
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create="90m", update=f"{60 + MINUTES_PER_VM * _vms(args.settings)}m", delete="60m"
+                ),
             ),
         )
         state = lifecycle.stdout.apply(ClusterState.from_json)
@@ -132,6 +137,11 @@ class AksEngineCluster(pulumi.ComponentResource):
             "ssh_private_key": self.ssh_private_key,
             "provider": self.provider,
         })  # fmt: skip
+
+
+def _vms(settings: ClusterSettings) -> int:
+    # Masters, workers and the extra VM an upgrade adds.
+    return settings.master_count + settings.agent_count + 1
 
 
 def desired_state(

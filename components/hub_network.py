@@ -108,8 +108,8 @@ class HubNetwork(pulumi.ComponentResource):
         self.subnet_cidr = pulumi.Output.from_input(args.cluster_subnet_cidr)
         self.first_consecutive_static_ip = pulumi.Output.from_input(block.first_ip)
         self.ingress_ip_id = ingress_ip.resource_id
-        self.ingress_ip_address = ingress_ip.properties.apply(lambda p: str(p.get("ipAddress", "")))
-        self.ingress_fqdn = ingress_ip.properties.apply(lambda p: str(p.get("dnsSettings", {}).get("fqdn", "")))
+        self.ingress_ip_address = ingress_ip.server_properties.apply(lambda p: str(p.get("ipAddress", "")))
+        self.ingress_fqdn = ingress_ip.server_properties.apply(lambda p: str(p.get("dnsSettings", {}).get("fqdn", "")))
         self.register_outputs({
             "resource_group_name": self.resource_group_name,
             "vnet_id": self.vnet_id,
@@ -164,7 +164,7 @@ class HubNetwork(pulumi.ComponentResource):
         self, name: str, resource_id: str, ingress_ip: ArmResource, masters_cidr: str, group: ArmResource
     ) -> ArmResource:
         admins = list(self._args.admin_source_cidrs)
-        rules = ingress_ip.properties.apply(
+        rules = ingress_ip.server_properties.apply(
             lambda p: [r.to_arm() for r in cluster_security_rules(admins, str(p.get("ipAddress")), masters_cidr)]
         )
         return self._arm(f"{name}-nsg", resource_id, properties={"securityRules": rules}, depends_on=[group])

@@ -205,7 +205,9 @@ def _arm_state(inputs: dict[str, Any]) -> dict[str, Any]:
             }
     state = dict(inputs)
     state.pop("__provider", None)
-    state.update(properties=properties, name=segments[-1], etag=f'W/"{_digest(resource_id):016x}"')
+    # As after a real `pulumi up`: ARM's answer, computed values included, under both output keys.
+    state.update(properties=properties, server_properties=properties, name=segments[-1],
+                 etag=f'W/"{_digest(resource_id):016x}"')  # fmt: skip
     return state
 
 

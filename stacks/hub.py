@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from aksengine.apimodel import UPGRADE_SURGE_VMS, ClusterSettings
+from aksengine.apimodel import ClusterSettings
 from aksengine.apimodel import Problem as ClusterProblem
 from aksengine.apimodel import validate as validate_cluster
 from aksengine.versions import AKS_ENGINE_VERSION, DEFAULT_KUBERNETES_VERSION
@@ -19,7 +18,7 @@ from components.aks_engine_cluster import AksEngineCluster, AksEngineClusterArgs
 from components.cluster_platform import AcmeSettings, ClusterPlatform, ClusterPlatformArgs, IngressAddress, LogShipping
 from components.hub_network import HubNetwork, HubNetworkArgs
 from components.ratings_app import AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
-from planning.network import DEFAULT_MAX_PODS, master_block, network_ids, node_capacity, subnet_problems
+from planning.network import DEFAULT_MAX_PODS, master_block, network_ids, subnet_problems
 from stacks.config import GUID_PATTERN as _GUID
 from stacks.config import Fqdn, Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
 from stacks.contracts import SharedDnsZoneOutputs, SharedOutputs, StackOutputError, hub_exports
@@ -27,9 +26,6 @@ from workloads.charts import PlatformCharts
 from workloads.issuers import AzureDnsZone
 from workloads.log_shipping import IngestionTarget
 from workloads.platform_values import RebootWindow
-
-# The lifecycle command runs from the project folder so that `python -m aksengine.lifecycle` imports this code.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def cluster_exports(cluster: AksEngineCluster, *, aks_engine_version: str) -> dict[str, pulumi.Input[Any]]:
@@ -244,6 +240,17 @@ class HubConfig(StackConfig):
             Problem("clusterSubnetCidr", repr(self.cluster_subnet_cidr), p)
             for p in subnet_problems(self.vnet_cidr, self.cluster_subnet_cidr)
         ]
+        if self.agent_count < MONGODB_MEMBERS:
+            # Members sit on distinct workers; shrinking the set by scaling the StatefulSet would leave the
+            # remaining member without a majority of the configured votes, hence without a primary.
+            problems.append(
+                Problem(
+                    "agentCount",
+                    repr(self.agent_count),
+                    f"must be at least {MONGODB_MEMBERS}: the ratings database keeps "
+                    f"{MONGODB_MEMBERS} replica-set members, one per worker",
+                )
+            )
         if self.acme_email is not None:
             for key, value in (
                 ("dnsSolverClientId", self.dns_solver_client_id),
@@ -272,20 +279,12 @@ class HubConfig(StackConfig):
         problems += [
             _cluster_problem(p) for p in validate_cluster(self.cluster_settings(), self.other_nodes_in_subscription)
         ]
-        nodes = self.master_count + self.agent_count + UPGRADE_SURGE_VMS
-        capacity = node_capacity(self.cluster_subnet_cidr, self.max_pods)
-        if nodes > capacity:
-            problems.append(
-                Problem(
-                    "clusterSubnetCidr",
-                    repr(self.cluster_subnet_cidr),
-                    f"holds {capacity} nodes at {self.max_pods} pods each, but the cluster needs "
-                    f"{nodes} ({self.master_count} masters, {self.agent_count} workers, 1 upgrade "
-                    "surge): use a larger subnet or fewer maxPods",
-                )
-            )
         return problems  # fmt: skip
 
+
+# The ratings database's replica set: fixed, because changing the member count needs a reconfiguration
+# (rs.remove / rs.add) that scaling the StatefulSet does not do.
+MONGODB_MEMBERS = 3
 
 # ClusterSettings fields that are not config keys, and the key that decides them.
 _CLUSTER_FIELD_KEYS = {
@@ -335,7 +334,6 @@ def program(stack: str) -> None:
             # AD FS hubs authenticate against the stamp's own AD FS; the tenant id is only needed on Azure AD.
             tenant_id=config.tenant_id,
             other_nodes_in_subscription=config.other_nodes_in_subscription,
-            working_dir=str(PROJECT_DIR),
         ),
     )
     exports = hub_exports(hub_name=config.hub_name, location=config.location, network=network)
@@ -449,6 +447,7 @@ def _deploy_app(
                 api_tag=config.ratings_api_tag, web_tag=config.ratings_web_tag, mongodb=config.mongo_image
             ),
             log_shipping=shipping is not None,
+            mongodb_members=MONGODB_MEMBERS,
             database_volume_size=config.database_volume_size,
         ),
         opts=pulumi.ResourceOptions(depends_on=[platform]),

@@ -133,12 +133,14 @@ def container_log_values(
     Mem_Buf_Limit 50MB
     Skip_Long_Lines On
 """
+    # Keep_Log On: JSON lines (mongod logs JSON) are merged into fields the rule's stream does not declare, so
+    # without the original `log` field their message would arrive empty.
     filters = """\
 [FILTER]
     Name kubernetes
     Match kube.*
     Merge_Log On
-    Keep_Log Off
+    Keep_Log On
     Labels Off
     Annotations Off
     K8S-Logging.Exclude On

@@ -75,7 +75,7 @@ RULES: list[tuple[dict[str, Any], str, str]] = [
     (
         {"subnet_cidr": "10.100.0.0/25", "first_consecutive_static_ip": "10.100.0.100"},
         "subnet_cidr",
-        "Azure CNI gives each of 7 nodes",
+        "but the cluster needs 7 (3 masters, 3 workers, 1 upgrade surge)",
     ),
 ]
 

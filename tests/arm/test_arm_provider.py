@@ -79,6 +79,8 @@ def test_create_waits_for_the_operation_and_returns_computed_values(
         assert result.id == PIP
         assert result.outs is not None
         assert ipaddress.ip_address(result.outs["properties"]["ipAddress"]) in TEST_NET
+        # Computed values also live under a key that is never an input (unknown in a real preview).
+        assert result.outs["server_properties"]["ipAddress"] == result.outs["properties"]["ipAddress"]
         assert result.outs["properties"] == server["properties"]
         assert result.outs["properties"]["provisioningState"] == "Succeeded"
         assert result.outs["desired_properties"] == {"publicIPAllocationMethod": "Static"}
