@@ -21,7 +21,7 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from aksengine.apimodel import ClusterSettings, settings_to_dict
+from aksengine.apimodel import ClusterSettings, plan_change, settings_from_dict, settings_to_dict
 from aksengine.lifecycle import ClusterState
 
 # Relative to the project folder, where the command provider runs: the stored create/update/delete lines must
@@ -114,7 +114,9 @@ class AksEngineCluster(pulumi.ComponentResource):
                 ),
             ),
         )
-        state = lifecycle.stdout.apply(ClusterState.from_json)
+        # In a preview of an update pulumi-command still holds the last state: a change AKS Engine cannot make
+        # fails the preview here, with the lifecycle's own reasons, instead of the `pulumi up` that follows.
+        state = pulumi.Output.all(lifecycle.stdout, desired).apply(lambda v: state_allowing(v[0], v[1]))
         self.kubeconfig = pulumi.Output.secret(state.apply(lambda s: s.kubeconfig))
         self.api_server_fqdn = pulumi.Output.unsecret(state.apply(lambda s: s.api_server_fqdn))
         self.resource_group = pulumi.Output.from_input(args.settings.resource_group)
@@ -137,6 +139,20 @@ class AksEngineCluster(pulumi.ComponentResource):
             "ssh_private_key": self.ssh_private_key,
             "provider": self.provider,
         })  # fmt: skip
+
+
+def state_allowing(stdout: str, desired_json: str) -> ClusterState:
+    """The cluster's last state, or `pulumi.RunError` when the desired settings ask what AKS Engine cannot do."""
+    state = ClusterState.from_json(stdout)
+    desired = settings_from_dict(json.loads(desired_json)["settings"])
+    plan = plan_change(state.settings, desired)
+    if plan.refused:
+        reasons = "\n".join(f"  - {p.field}: {p.value!r} -> not possible: {p.allowed}" for p in plan.refusals)
+        raise pulumi.RunError(
+            f"The running cluster cannot be changed this way ({len(plan.refusals)} problem(s)):\n{reasons}\n"
+            "Revert these settings, or build a new cluster (a new stack or clusterResourceGroup) and move to it."
+        )
+    return state
 
 
 def _vms(settings: ClusterSettings) -> int:

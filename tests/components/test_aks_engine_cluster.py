@@ -8,10 +8,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from aksengine.apimodel import settings_from_dict, validate
 from aksengine.lifecycle import ClusterState, LifecycleInput
+from components.aks_engine_cluster import state_allowing
 from preview.engine import PROJECT_DIR, Registration, StackRun, is_secret
 from preview.render import as_json, as_tree
 from stacks.config import ConfigError
@@ -165,3 +167,25 @@ def test_the_components_commands_drive_the_real_lifecycle(seattle: StackRun, tmp
     calls = [json.loads(line)["argv"] for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
     assert [c[0] for c in calls if c[0] != "version"] == ["deploy", "scale"]
     assert "offline-secret-armClientSecret" not in created.stderr + scaled.stderr
+
+
+def test_a_change_aks_engine_cannot_make_fails_the_preview_with_its_reasons(seattle: StackRun) -> None:
+    deployed = lifecycle_of(seattle).state["stdout"]
+    desired = desired_of(seattle)
+    assert state_allowing(deployed, json.dumps(desired)).settings == settings_from_dict(desired["settings"])
+
+    desired["settings"]["master_count"] = 5
+    desired["settings"]["agent_count"] = 4  # a possible change beside the impossible one
+    with pytest.raises(pulumi.RunError) as caught:
+        state_allowing(deployed, json.dumps(desired))
+    message = str(caught.value)
+    assert "(1 problem(s))" in message
+    assert "master_count: 5 -> not possible:" in message
+
+
+def test_possible_changes_pass_the_preview(seattle: StackRun) -> None:
+    deployed = lifecycle_of(seattle).state["stdout"]
+    desired = desired_of(seattle)
+    desired["settings"]["agent_count"] = 6
+    desired["settings"]["kubernetes_version"] = "1.34.4"
+    assert state_allowing(deployed, json.dumps(desired)).agent_count == 3
