@@ -18,8 +18,6 @@ would not reach a database that already has users). Changing them is a deliberat
 
 from __future__ import annotations
 
-import base64
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -61,6 +59,7 @@ from workloads.ratings import (
     WEB_RESOURCES,
     app_sizing,
 )
+from workloads.registry import docker_config_json
 from workloads.sizing import ContainerResources
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -393,12 +392,9 @@ class RatingsApp(pulumi.ComponentResource):
     def _create_pull_secret(self) -> None:
         registry = self._args.registry
 
-        def docker_config(parts: list[str]) -> str:
-            server, username, password = parts
-            auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-            return json.dumps({"auths": {server: {"username": username, "password": password, "auth": auth}}})
-
-        config = pulumi.Output.all(registry.login_server, registry.username, registry.password).apply(docker_config)
+        config = pulumi.Output.all(registry.login_server, registry.username, registry.password).apply(
+            lambda parts: docker_config_json(*parts)
+        )
         self._secret("registry-pull", PULL_SECRET, {".dockerconfigjson": config}, "kubernetes.io/dockerconfigjson")
 
     def _create_network_policies(self) -> None:

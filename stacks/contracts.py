@@ -10,7 +10,6 @@ entry point (`pulumi.run`), through the public `StackReference.get_output_detail
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from stacks.config import REDACTED, ConfigError, Fqdn, Guid, HttpsUrl, Ipv4Address, Ipv4Cidr, Problem
+from workloads.registry import docker_config_json
 
 if TYPE_CHECKING:
     from components.backup_storage import BackupStorage
@@ -265,11 +265,10 @@ class SharedOutputs(StackOutputs):
 
     def image_pull_secret(self) -> pulumi.Output[str]:
         """The `.dockerconfigjson` of a `kubernetes.io/dockerconfigjson` Secret for the registry, as a secret."""
-        username = self.registry_pull_username
         password = self.registry_pull_password.get_secret_value()
-        auth = base64.b64encode(f"{username}:{password}".encode()).decode()
-        document = {"auths": {self.registry_login_server: {"username": username, "password": password, "auth": auth}}}
-        return pulumi.Output.secret(json.dumps(document, sort_keys=True))
+        return pulumi.Output.secret(
+            docker_config_json(self.registry_login_server, self.registry_pull_username, password)
+        )
 
     def secret(
         self, field: Literal["registry_pull_password", "logs_client_secret", "backup_sas_token"]
