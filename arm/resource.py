@@ -26,14 +26,17 @@ from arm.connection import (
     discover_endpoints,
     management_client,
 )
+from arm.drift import READ_BACK_KEYS, refreshed_inputs
 from arm.errors import ArmError
 
-# What the program declares (kept verbatim in the outputs so that `diff` compares desired with desired).
+# What the program declares. The outputs keep it (after a refresh: the hub's values in its shape, arm/drift.py)
+# so that `diff`, which the engine gives the old outputs, compares declared with declared.
 INPUT_KEYS = ("resource_id", "api_version", "location", "tags", "sku", "kind", "properties", "connection")
 SECRET_KEYS = ("client_secret",)
 # The ARM request body.
-_BODY_KEYS = ("location", "tags", "sku", "kind", "properties")
-# Outputs: `properties` is what ARM returned; the declared properties stay under this key.
+_BODY_KEYS = READ_BACK_KEYS
+# Outputs: `properties` is what ARM returned; the declared properties (or, after a refresh, the hub's values for
+# them) stay under this key.
 DESIRED_PROPERTIES_KEY = "desired_properties"
 SERVER_PROPERTIES_KEY = "server_properties"
 
@@ -196,6 +199,10 @@ def declared_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
     inputs = {key: plain.get(key) for key in (*INPUT_KEYS, *SECRET_KEYS)}
     if DESIRED_PROPERTIES_KEY in plain:
         inputs["properties"] = plain[DESIRED_PROPERTIES_KEY]
+    elif plain.get(SERVER_PROPERTIES_KEY) is not None:
+        # Outputs of a resource declared without properties (a resource group): `_outputs` drops the None
+        # declaration, and the `properties` left there are ARM's answer, which the program never declared.
+        inputs["properties"] = None
     return inputs
 
 
@@ -243,7 +250,11 @@ class ArmResourceProvider(pulumi.dynamic.ResourceProvider):
         if server is None:
             # An empty id tells the engine the resource is gone.
             return pulumi.dynamic.ReadResult("", {})
-        return pulumi.dynamic.ReadResult(id_, _outputs(inputs, server))
+        # The hub's values in the declared shape, as outputs (the engine's next Diff compares them with the
+        # program) and as inputs (so its next Check starts from them too): a hand-made change shows as drift.
+        current = refreshed_inputs(inputs, server)
+        current_inputs = {key: value for key, value in current.items() if value is not None}
+        return pulumi.dynamic.ReadResult(id_, _outputs(current, server), current_inputs)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
         inputs = declared_inputs(news)

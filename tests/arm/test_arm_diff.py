@@ -122,6 +122,16 @@ def test_empty_and_missing_tags_are_the_same() -> None:
     assert decide_diff(old, inputs(tags={})) == no_change()
 
 
+def test_a_resource_declared_without_properties_has_no_diff_against_its_outputs() -> None:
+    group = inputs(resource_id=RG, api_version="2019-10-01", sku=None, properties=None)
+    # What create returns for it: ARM's properties, and no declared ones (None is left out of outputs).
+    outs = {key: value for key, value in group.items() if value is not None}
+    outs["properties"] = outs["server_properties"] = {"provisioningState": "Succeeded"}
+
+    assert decide_diff(outs, group) == no_change()
+    assert decide_diff(outs, {**group, "properties": {"x": 1}}) == update("properties")
+
+
 def test_disk_sku_changes_in_place() -> None:
     old = inputs(resource_id=DISK, api_version="2019-07-01", sku={"name": "Standard_LRS"})
     new = inputs(resource_id=DISK, api_version="2019-07-01", sku={"name": "Premium_LRS"})

@@ -56,6 +56,21 @@ METADATA_API_VERSION = "2015-01-01"
 DEFAULT_CLIENT_SECRET = "fake-secret-value"
 TEST_NET = ipaddress.ip_network("203.0.113.0/24")  # RFC 5737 documentation range
 _INLINE_CHILDREN = {"microsoft.network/virtualnetworks": "subnets"}
+# Collections ARM keeps inside the parent's body but answers with read-only fields on every item (id, etag, type,
+# provisioningState), as a hub does for an NSG's rules and a route table's routes.
+_DECORATED_ITEMS = {
+    "microsoft.network/networksecuritygroups": "securityRules",
+    "microsoft.network/routetables": "routes",
+}
+# Every NSG answers with the platform's rules under `defaultSecurityRules` (read-only, never declared).
+_DEFAULT_SECURITY_RULES = (
+    ("AllowVnetInBound", "Inbound", "Allow", 65000),
+    ("AllowAzureLoadBalancerInBound", "Inbound", "Allow", 65001),
+    ("DenyAllInBound", "Inbound", "Deny", 65500),
+    ("AllowVnetOutBound", "Outbound", "Allow", 65000),
+    ("AllowInternetOutBound", "Outbound", "Allow", 65001),
+    ("DenyAllOutBound", "Outbound", "Deny", 65500),
+)
 
 IdentitySystem = Literal["azure_ad", "adfs"]
 
@@ -239,6 +254,32 @@ class FakeArm:
         with self._lock:
             found = self._resources.get(_key(resource_id))
             return None if found is None else self._render(found)
+
+    def change_by_hand(self, resource_id: str, change: Callable[[dict[str, Any]], None]) -> None:
+        """Change a stored resource the way someone in the portal would: `change` edits a dict with the keys
+        `location`, `tags`, `sku`, `kind` and `properties` in place. No request is recorded; the etag changes."""
+        with self._lock:
+            found = self._resources[_key(resource_id)]
+            editable: dict[str, Any] = {
+                "location": found.location,
+                "tags": found.tags,
+                "sku": found.sku,
+                "kind": found.kind,
+                "properties": found.properties,
+            }
+            change(editable)
+            found.location = editable["location"]
+            found.tags = editable["tags"]
+            found.sku = editable["sku"]
+            found.kind = editable["kind"]
+            found.properties = editable["properties"]
+            if found.etag is not None:
+                found.etag = f'W/"{uuid.uuid4()}"'
+
+    def delete_by_hand(self, resource_id: str) -> None:
+        """Remove a stored resource and what lives inside it, without a request (deleted in the portal)."""
+        with self._lock:
+            self._finish(_Operation(_key(resource_id), "delete", 0))
 
     # --- request handling -------------------------------------------------------------------------------
 
@@ -551,6 +592,13 @@ class FakeArm:
                 for child_key_, child in sorted(self._resources.items())
                 if child_key_.startswith(prefix) and child_key_.count("/") == prefix.count("/")
             ]
+        decorated_key = _DECORATED_ITEMS.get(resource.type.lower())
+        if decorated_key is not None and isinstance(properties.get(decorated_key), list):
+            properties[decorated_key] = [
+                _decorate_item(resource, decorated_key, item) for item in properties[decorated_key]
+            ]
+        if resource.type.lower() == "microsoft.network/networksecuritygroups":
+            properties["defaultSecurityRules"] = _default_security_rules(resource)
         rendered: dict[str, Any] = {
             "id": resource.id,
             "name": resource.id.rsplit("/", 1)[1],
@@ -618,6 +666,42 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests assert on `FakeArm.requests` instead."""
+
+
+def _decorate_item(parent: _Resource, collection: str, item: Any) -> Any:
+    if not isinstance(item, dict):
+        return item
+    name = str(item.get("name", ""))
+    return {
+        **item,
+        "id": f"{parent.id}/{collection}/{name}",
+        "etag": parent.etag,
+        "type": f"{parent.type}/{collection}",
+        "properties": {**(item.get("properties") or {}), "provisioningState": parent.provisioning_state},
+    }
+
+
+def _default_security_rules(nsg: _Resource) -> list[dict[str, Any]]:
+    return [
+        _decorate_item(
+            nsg,
+            "defaultSecurityRules",
+            {
+                "name": name,
+                "properties": {
+                    "protocol": "*",
+                    "sourcePortRange": "*",
+                    "destinationPortRange": "*",
+                    "sourceAddressPrefix": "VirtualNetwork" if "Vnet" in name else "*",
+                    "destinationAddressPrefix": "*",
+                    "access": access,
+                    "priority": priority,
+                    "direction": direction,
+                },
+            },
+        )
+        for name, direction, access, priority in _DEFAULT_SECURITY_RULES
+    ]
 
 
 def _parse_arm_path(path: str) -> _ArmPath:
