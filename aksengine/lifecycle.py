@@ -16,6 +16,8 @@ Environment (read once, by `LifecycleInput.from_environ`):
 - `AKSENGINE_LOG_FILE` (optional): file the complete, scrubbed aks-engine output is appended to (0600).
 - `PULUMI_COMMAND_STDOUT` (update, delete; set by pulumi-command): the state the last successful create or
   update printed.
+- `AKSENGINE_CHECKPOINT_DIR` (optional, update and delete): where checkpoints live; default
+  `${XDG_STATE_HOME:-$HOME/.local/state}/stackhub-ha/aksengine/`.
 - `PATH`: must hold `aks-engine-azurestack` of release `AKS_ENGINE_VERSION`.
 - `TMPDIR` (optional): where the private working directory is made.
 
@@ -24,16 +26,31 @@ passed on to AKS Engine.
 
 Output: on success, stdout carries exactly one JSON document, the new state (see `ClusterState`): it holds
 the generated apimodel (CA and client keys, service principal secret) and the kubeconfig, so the component
-running this marks stdout secret and does not log it. On failure stdout stays empty: pulumi-command then
-keeps the previous state (a failed update returns no new outputs) and quotes stdout and stderr in its error.
+running this marks stdout secret and does not log it. On failure stdout stays empty: pulumi-command returns
+its error before it reads stdout, so the resource keeps the previous state and no failed command can hand
+a new one back. A state larger than `ENV_VALUE_LIMIT` bytes could not be handed to the next command
+(`check_state_size`), so it is refused like a failure: nothing on stdout, exit code 1; on `create` the
+half-made resource group is then deleted, as after a failed deploy. Above `STATE_BUDGET` a warning comes first.
 stderr carries progress, AKS Engine's output (scrubbed of secrets, within `FORWARD_BUDGET`) and errors.
-Exit codes: 0 success, 1 AKS Engine or ARM failed, 2 invalid input, refused change or wrong AKS Engine
-release.
+
+The checkpoint (`aksengine.checkpoint`): an update runs up to two AKS Engine commands (scale, upgrade).
+After each one that succeeds, the generated apimodel it left, the settings reached, the steps done and
+`base` (sha256 of the `PULUMI_COMMAND_STDOUT` the update started from) go to one file per cluster in the
+checkpoint directory (0700, file 0600), encrypted with AES-256-GCM under a key derived from the client
+secret. When a later step fails, the file keeps the last finished step and stderr says where it is and what
+the next `pulumi up` runs. The next `update` continues from a checkpoint whose `base` matches the state it
+is given, so finished steps are not repeated; it ignores, with a message, one that does not decrypt (the
+secret was rotated) or whose `base` differs (Pulumi's state moved on), and plans from the previous state:
+scale and upgrade are idempotent, so repeating one is safe. A successful update and a delete remove it.
+
+Exit codes: 0 success, 1 AKS Engine or ARM failed, or the state is too large to hand back; 2 invalid input,
+refused change, wrong AKS Engine release or an unusable checkpoint directory.
 
 Secrets touch the disk only in a private directory (0700, files 0600) that lives for one command and is
-removed afterwards, also on failure. AKS Engine takes the client secret only as `--client-secret` (it
-reads no environment variable for it, `cmd/root.go` `addAuthFlags`), so the secret is visible in the
-process list of this machine while a command runs; run the program on a machine no one else logs into.
+removed afterwards, also on failure, and, encrypted, in the checkpoint. AKS Engine takes the client secret
+only as `--client-secret` (it reads no environment variable for it, `cmd/root.go` `addAuthFlags`), so the
+secret is visible in the process list of this machine while a command runs; run the program on a machine no
+one else logs into.
 """
 
 import base64
@@ -51,6 +68,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 from urllib.parse import urlparse
@@ -69,6 +87,14 @@ from aksengine.apimodel import (
     validate,
     validate_apimodel,
     with_service_principal_secret,
+)
+from aksengine.checkpoint import (
+    ENV_CHECKPOINT_DIR,
+    Checkpoint,
+    CheckpointError,
+    CheckpointFile,
+    checkpoint_dir,
+    state_digest,
 )
 from aksengine.versions import AKS_ENGINE_VERSION, parse_version_output
 
@@ -135,6 +161,7 @@ class LifecycleInput:
     client_secret: str = field(repr=False)
     previous_state: str | None = field(repr=False)
     log_file: Path | None
+    checkpoint_dir: Path
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> "LifecycleInput":
@@ -167,6 +194,10 @@ class LifecycleInput:
             if not isinstance(other_nodes, int) or isinstance(other_nodes, bool):
                 raise LifecycleError(f"{ENV_DESIRED}: otherNodesInSubscription must be an integer", EXIT_INVALID)
         log_file = environ.get(ENV_LOG_FILE)
+        try:
+            checkpoints = checkpoint_dir(environ)
+        except RuntimeError as err:  # no HOME and no password database entry
+            raise LifecycleError(f"no place for checkpoints ({err}): set {ENV_CHECKPOINT_DIR}", EXIT_INVALID) from None
         return cls(
             settings=settings,
             tenant_id=tenant_id,
@@ -174,6 +205,7 @@ class LifecycleInput:
             client_secret=secret,
             previous_state=environ.get(ENV_PREVIOUS_STDOUT) or None,
             log_file=Path(log_file) if log_file else None,
+            checkpoint_dir=checkpoints,
         )
 
     def desired_settings(self) -> ClusterSettings:
@@ -422,6 +454,37 @@ class Reporter:
             log.write(text + "\n")
 
 
+# -- how big a state may be ----------------------------------------------------------------------------
+
+
+def check_state_size(document: str, reporter: Reporter) -> None:
+    """The one rule on how big a state may be: LifecycleError above `ENV_VALUE_LIMIT`, a warning above `STATE_BUDGET`.
+
+    pulumi-command keeps stdout (less its final newline) and hands it to the next update or delete as one
+    environment variable; Linux refuses to start that command when the variable is longer than it allows.
+    Refusing now, with nothing on stdout, keeps the previous state usable instead of recording one that
+    would lock the cluster out of every later command.
+    """
+    size = len(document.encode())
+    if size > ENV_VALUE_LIMIT:
+        raise LifecycleError(
+            f"the new state is {size} bytes, more than the {ENV_VALUE_LIMIT} bytes that can be handed back in "
+            f"{ENV_PREVIOUS_STDOUT} (Linux limits one environment variable to 128 KiB); it was not written"
+        )
+    if size > STATE_BUDGET:
+        reporter.say(
+            f"warning: the state is {size} bytes; above {ENV_VALUE_LIMIT} bytes the lifecycle refuses to write it "
+            "(Linux limits one environment variable to 128 KiB)"
+        )
+
+
+def state_document(state: ClusterState, reporter: Reporter) -> str:
+    """The document to print for `state`, after `check_state_size` allowed it."""
+    document = state.to_json()
+    check_state_size(document, reporter)
+    return document
+
+
 # -- the binary ----------------------------------------------------------------------------------------
 
 
@@ -658,7 +721,141 @@ def delete_resource_group_with_arm(access: HubAccess, resource_group: str, *, po
         ) from None
 
 
+# -- progress of an update, kept outside Pulumi --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """What an update plans from: the previous state, or the checkpoint a failed update left for it."""
+
+    settings: ClusterSettings
+    steps_done: tuple[str, ...]
+    resumed: bool
+    apimodel: dict[str, Any] = field(repr=False)
+
+
+def starting_point(
+    previous: ClusterState, base: str, checkpoints: CheckpointFile, secret: str, reporter: Reporter
+) -> StartingPoint:
+    """The checkpoint when it continues from this very previous state, else the previous state.
+
+    Ignoring a checkpoint is always safe: `scale` to a count and `upgrade` to a version are idempotent,
+    so planning from the previous state at worst repeats a step that already took effect.
+    """
+    fresh = StartingPoint(previous.settings, (), False, previous.apimodel)
+    try:
+        checkpoint = checkpoints.load(secret)
+    except CheckpointError as err:
+        reporter.say(f"ignoring checkpoint {checkpoints.path}: {err}; planning from the previous state instead")
+        return fresh
+    if checkpoint is None:
+        return fresh
+    if checkpoint.base != base:
+        reporter.say(
+            f"ignoring checkpoint {checkpoints.path} (saved {checkpoint.saved_at}): it continues from another "
+            f"state than the one in {ENV_PREVIOUS_STDOUT} (Pulumi's state moved on since); planning from the "
+            "previous state instead"
+        )
+        return fresh
+    reporter.protect(checkpoint.apimodel, previous.kubeconfig)
+    reporter.say(
+        f"continuing from checkpoint {checkpoints.path} (saved {checkpoint.saved_at}) that a failed update left: "
+        f"already done: {'; '.join(checkpoint.steps_done) or 'nothing'}; those steps are not run again"
+    )
+    return StartingPoint(checkpoint.settings, checkpoint.steps_done, True, checkpoint.apimodel)
+
+
+class Progress:
+    """The steps of one update as they finish, each one saved to the cluster's checkpoint."""
+
+    def __init__(
+        self,
+        *,
+        checkpoints: CheckpointFile,
+        base: str,
+        secret: str,
+        start: StartingPoint,
+        previous: ClusterSettings,
+        desired: ClusterSettings,
+        reporter: Reporter,
+    ) -> None:
+        self.checkpoints = checkpoints
+        self.base = base
+        self.secret = secret
+        self.desired = desired
+        self._previous = previous
+        self._reporter = reporter
+        self._reached = start.settings
+        self._done = list(start.steps_done)
+        # What the file holds for this base: the checkpoint resumed from, then whatever this run saved.
+        self._saved: StartingPoint | None = start if start.resumed else None
+
+    def prepare(self) -> None:
+        """Make sure progress can be kept before the first step changes the cluster."""
+        try:
+            self.checkpoints.prepare_directory()
+        except (OSError, CheckpointError) as err:
+            raise LifecycleError(
+                f"the checkpoint directory {self.checkpoints.path.parent} cannot be used ({type(err).__name__}: "
+                f"{err}); set {ENV_CHECKPOINT_DIR} to a directory of yours (nothing was changed)",
+                EXIT_INVALID,
+            ) from None
+
+    def record(self, step: ScaleStep | UpgradeStep, apimodel: dict[str, Any]) -> None:
+        """Save the model a finished step left; a failed save costs a repeated step later, never the update."""
+        if isinstance(step, ScaleStep):
+            self._reached = dataclasses.replace(self._reached, agent_count=step.node_count)
+        else:
+            self._reached = dataclasses.replace(self._reached, kubernetes_version=step.kubernetes_version)
+        self._done.append(_describe(step))
+        saved_at = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            self.checkpoints.save(
+                Checkpoint(self.base, self._reached, tuple(self._done), saved_at, apimodel), self.secret
+            )
+        except (OSError, CheckpointError) as err:
+            self._reporter.say(
+                f"warning: could not write checkpoint {self.checkpoints.path} ({type(err).__name__}: {err}); "
+                "if a later step fails, the next `pulumi up` repeats the steps done so far"
+            )
+            return
+        self._saved = StartingPoint(self._reached, tuple(self._done), True, apimodel)
+        self._reporter.say(f"{_describe(step)}: done; progress saved in checkpoint {self.checkpoints.path}")
+
+    def next_up(self) -> str:
+        """What the next `pulumi up` with the same settings will do, for the error message of a failed update."""
+        if self._saved is None:
+            remaining = plan_change(self._previous, self.desired).steps
+            return (
+                "no progress of this update is kept in a checkpoint; the next `pulumi up` plans from the previous "
+                f"state again and runs: {_describe_all(remaining)}"
+            )
+        remaining = plan_change(self._saved.settings, self.desired).steps
+        return (
+            f"progress is kept, encrypted, in checkpoint {self.checkpoints.path} (done: "
+            f"{'; '.join(self._saved.steps_done)}); the next `pulumi up` continues from it and runs: "
+            f"{_describe_all(remaining)}"
+        )
+
+
+def _describe_all(steps: Sequence[ScaleStep | UpgradeStep]) -> str:
+    return "; ".join(_describe(step) for step in steps) or "no AKS Engine command, it only writes the state"
+
+
+def _forget(checkpoints: CheckpointFile, why: str, reporter: Reporter) -> None:
+    # Runs after the state is on stdout: a failure here must not turn a finished command into a failed one.
+    try:
+        checkpoints.remove()
+    except OSError as err:
+        reporter.say(f"warning: could not remove checkpoint {checkpoints.path} ({err.strerror}); remove it by hand")
+        return
+    reporter.say(f"checkpoint {checkpoints.path} removed: {why}")
+
+
 # -- the three commands --------------------------------------------------------------------------------
+
+Emit = Callable[[str], None]
+"""Writes the new state document on stdout; called once, as the last thing that can fail has passed."""
 
 
 def _invalid(what: str, problems: Sequence[Problem]) -> NoReturn:
@@ -667,12 +864,18 @@ def _invalid(what: str, problems: Sequence[Problem]) -> NoReturn:
 
 
 def create(
-    inp: LifecycleInput, environ: Mapping[str, str], reporter: Reporter, delete_group: ResourceGroupDeleter
-) -> ClusterState:
+    inp: LifecycleInput,
+    environ: Mapping[str, str],
+    reporter: Reporter,
+    delete_group: ResourceGroupDeleter,
+    emit: Emit,
+) -> None:
     """Deploy a new cluster; on failure delete the resource group so that a retry starts clean.
 
     A failed create leaves no state in Pulumi, and a second `deploy` into the half-built group would
     generate new certificates that the VMs already there refuse (ARM cannot change a VM's custom data).
+    A state too large to hand back is such a failure too: a cluster Pulumi holds no state of could be
+    neither updated nor deleted.
     """
     settings = inp.desired_settings()
     problems = validate(settings, inp.other_nodes_in_subscription)
@@ -696,7 +899,7 @@ def create(
         try:
             engine.run(CommandLines(engine.binary, settings, inp.client_secret).deploy(api_model, out), workdir)
             apimodel, kubeconfig = read_output(out, settings)
-            state = state_from_output(settings, apimodel, kubeconfig)
+            document = state_document(state_from_output(settings, apimodel, kubeconfig), reporter)
         except LifecycleError as failure:
             reporter.say(f"deploy failed; deleting resource group {settings.resource_group} so a retry starts clean")
             try:
@@ -708,20 +911,25 @@ def create(
                     failure.exit_code,
                 ) from None
             raise
-    return state
+    emit(document)
 
 
-def update(inp: LifecycleInput, environ: Mapping[str, str], reporter: Reporter) -> ClusterState:
-    """Scale and/or upgrade the cluster recorded in the previous state to the desired settings."""
+def update(inp: LifecycleInput, environ: Mapping[str, str], reporter: Reporter, emit: Emit) -> None:
+    """Scale and/or upgrade the cluster recorded in the previous state (or a checkpoint) to the desired settings."""
     if inp.previous_state is None:
         raise LifecycleError(f"update needs the previous state in {ENV_PREVIOUS_STDOUT}", EXIT_INVALID)
     previous = ClusterState.from_json(inp.previous_state)
     reporter.protect(previous.apimodel, previous.kubeconfig)
     settings = inp.desired_settings()
-    problems = validate(settings, inp.other_nodes_in_subscription, current_version=previous.kubernetes_version)
+    checkpoints = CheckpointFile.for_cluster(
+        inp.checkpoint_dir, previous.settings.subscription_id, previous.settings.resource_group
+    )
+    base = state_digest(inp.previous_state)
+    start = starting_point(previous, base, checkpoints, inp.client_secret, reporter)
+    problems = validate(settings, inp.other_nodes_in_subscription, current_version=start.settings.kubernetes_version)
     if problems:
         _invalid("the cluster settings break these rules", problems)
-    plan = plan_change(previous.settings, settings)
+    plan = plan_change(start.settings, settings)
     if plan.refused:
         _invalid("these changes cannot be made to a running cluster (nothing was changed)", plan.refusals)
     engine = AksEngine(environ, reporter)
@@ -731,25 +939,65 @@ def update(inp: LifecycleInput, environ: Mapping[str, str], reporter: Reporter) 
             f"the cluster was last handled by AKS Engine {previous.aks_engine_version}; "
             f"continuing with {AKS_ENGINE_VERSION}"
         )
-    apimodel = _with_current_secret(previous.apimodel, inp.client_secret, reporter)
-    if not plan.steps:
-        reporter.say("nothing to change on the cluster")
-        return dataclasses.replace(
-            previous, settings=settings, aks_engine_version=AKS_ENGINE_VERSION, apimodel=apimodel
-        )
-    reporter.say("plan: " + "; ".join(_describe(step) for step in plan.steps))
-    with private_workdir(reporter, environ) as workdir:
-        out = workdir / "_output" / settings.dns_prefix
-        model_path = out / "apimodel.json"
-        write_private_json(model_path, apimodel)
-        lines = CommandLines(engine.binary, settings, inp.client_secret)
-        for step in plan.steps:
-            engine.run(lines.step(model_path, step, previous.api_server_fqdn), workdir)
+    apimodel = _with_current_secret(start.apimodel, inp.client_secret, reporter)
+    progress = Progress(
+        checkpoints=checkpoints,
+        base=base,
+        secret=inp.client_secret,
+        start=start,
+        previous=previous.settings,
+        desired=settings,
+        reporter=reporter,
+    )
+    try:
+        if plan.steps:
+            reporter.say("plan: " + "; ".join(_describe(step) for step in plan.steps))
+            progress.prepare()
+            with private_workdir(reporter, environ) as workdir:
+                apimodel = _run_steps(
+                    plan.steps,
+                    apimodel,
+                    engine=engine,
+                    progress=progress,
+                    apiserver=previous.api_server_fqdn,
+                    workdir=workdir,
+                )
+        else:
+            reporter.say(
+                "nothing left to change on the cluster" if start.resumed else "nothing to change on the cluster"
+            )
+        document = state_document(state_from_output(settings, apimodel, previous.kubeconfig), reporter)
+    except LifecycleError as failure:
+        raise LifecycleError(f"{failure}\n{progress.next_up()}", failure.exit_code) from None
+    emit(document)
+    if checkpoints.path.exists():
+        _forget(checkpoints, "the update is complete", reporter)
+
+
+def _run_steps(
+    steps: Sequence[ScaleStep | UpgradeStep],
+    apimodel: dict[str, Any],
+    *,
+    engine: AksEngine,
+    progress: Progress,
+    apiserver: str,
+    workdir: Path,
+) -> dict[str, Any]:
+    """Run the steps one after the other on the generated model; the model the last step left."""
+    desired = progress.desired
+    model_path = workdir / "_output" / desired.dns_prefix / "apimodel.json"
+    write_private_json(model_path, apimodel)
+    lines = CommandLines(engine.binary, desired, progress.secret)
+    for step in steps:
+        engine.run(lines.step(model_path, step, apiserver), workdir)
         try:
-            generated = json.loads(model_path.read_text(encoding="utf-8"))
+            apimodel = json.loads(model_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as err:
-            raise LifecycleError(f"the generated apimodel is unreadable after the update: {err}") from None
-    return state_from_output(settings, generated, previous.kubeconfig)
+            raise LifecycleError(
+                f"the generated apimodel is unreadable after step {_describe(step)!r}: {err}"
+            ) from None
+        progress.record(step, apimodel)
+    return apimodel
 
 
 def _with_current_secret(apimodel: dict[str, Any], secret: str, reporter: Reporter) -> dict[str, Any]:
@@ -788,6 +1036,10 @@ def delete(inp: LifecycleInput, reporter: Reporter, delete_group: ResourceGroupD
             f"deleting resource group {settings.resource_group} failed ({type(err).__name__}: {err})"
         ) from None
     reporter.say(f"resource group {settings.resource_group} deleted")
+    # Only once the cluster is gone: until then the checkpoint is what a later update continues from.
+    checkpoints = CheckpointFile.for_cluster(inp.checkpoint_dir, settings.subscription_id, settings.resource_group)
+    if checkpoints.path.exists():
+        _forget(checkpoints, "the cluster is deleted", reporter)
 
 
 # -- entry point ---------------------------------------------------------------------------------------
@@ -808,31 +1060,27 @@ def run(
     if command not in COMMANDS:
         reporter.say(f"usage: python -m aksengine.lifecycle {'|'.join(COMMANDS)}")
         return EXIT_INVALID
+
+    def emit(document: str) -> None:
+        stdout.write(document + "\n")
+        stdout.flush()
+
     try:
         inp = LifecycleInput.from_environ(environ)
         scrubber.add(inp.client_secret)
         reporter = Reporter(stderr, scrubber, inp.log_file)
         if command == "create":
-            state = create(inp, environ, reporter, delete_group)
+            create(inp, environ, reporter, delete_group, emit)
         elif command == "update":
-            state = update(inp, environ, reporter)
+            update(inp, environ, reporter, emit)
         else:
             delete(inp, reporter, delete_group)
-            return 0
     except LifecycleError as err:
         reporter.say(f"error: {err}")
         return err.exit_code
     except Exception as err:  # noqa: BLE001 - reported through the scrubber; a traceback would bypass it
         reporter.say(f"error: unexpected {type(err).__name__}: {err}")
         return EXIT_FAILED
-    document = state.to_json()
-    if len(document) > STATE_BUDGET:
-        reporter.say(
-            f"warning: the state is {len(document)} bytes; above {ENV_VALUE_LIMIT} the next update or delete "
-            "cannot start (Linux limits one environment variable to 128 KiB)"
-        )
-    stdout.write(document + "\n")
-    stdout.flush()
     return 0
 
 

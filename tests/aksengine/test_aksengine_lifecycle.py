@@ -7,7 +7,6 @@ Each test checks what the lifecycle decided (exit code, stdout, stderr) and what
 import dataclasses
 import io
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,17 +25,18 @@ from aksengine.lifecycle import (
     Scrubber,
     delete_resource_group_with_arm,
     kubeconfig_of,
-    run,
 )
 from arm import HubConnection, build_credential, discover_endpoints, management_client
 from tests.aksengine.testkit import (
     CLIENT_ID,
     CLIENT_SECRET,
-    FAKE_BIN,
     SUBSCRIPTION,
+    Deleter,
     LifecycleResult,
+    environ,
     flag,
     make_settings,
+    run_in_process,
     run_lifecycle,
 )
 from tests.fakes.fake_arm import FakeArm
@@ -296,39 +296,6 @@ def test_a_failing_aks_engine_command_keeps_the_state_and_the_secrets(tmp_path: 
 
 
 # -- in process: create failures and delete, with a fake resource group deleter -----------------------
-
-
-class Deleter:
-    """Records what the lifecycle asked to delete; fails on request."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.calls: list[tuple[HubAccess, str]] = []
-        self.error = error
-
-    def __call__(self, access: HubAccess, resource_group: str) -> None:
-        self.calls.append((access, resource_group))
-        if self.error:
-            raise self.error
-
-
-def environ(tmp_path: Path, settings: ClusterSettings, **extra: str) -> dict[str, str]:
-    tmpdir = tmp_path / "tmp"
-    tmpdir.mkdir(exist_ok=True)
-    desired = {"settings": settings_to_dict(settings), "tenantId": "tenant-1", "otherNodesInSubscription": 0}
-    return {
-        "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}",
-        "TMPDIR": str(tmpdir),
-        "FAKE_AKSE_LOG": str(tmp_path / "calls.jsonl"),
-        "AKSENGINE_DESIRED": json.dumps(desired),
-        "AKSENGINE_CLIENT_SECRET": CLIENT_SECRET,
-        **extra,
-    }
-
-
-def run_in_process(command: str, env: dict[str, str], deleter: Deleter) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = run(command, env, out, err, delete_group=deleter)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_a_failed_deploy_deletes_the_half_built_resource_group(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Shared pieces of the AKS Engine tests: valid settings, and the lifecycle run as a real subprocess."""
 
 import dataclasses
+import io
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from aksengine.apimodel import ClusterSettings, settings_to_dict
+from aksengine.lifecycle import HubAccess, run
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_BIN = Path(__file__).resolve().parent / "fake_bin"
@@ -55,6 +57,11 @@ class LifecycleResult:
     tmpdir: Path
 
 
+def checkpoints_of(tmp_path: Path) -> Path:
+    """The checkpoint directory `run_lifecycle` gives the lifecycle (it does not exist before the first save)."""
+    return tmp_path / "state" / "checkpoints"
+
+
 def run_lifecycle(
     command: str,
     tmp_path: Path,
@@ -63,8 +70,12 @@ def run_lifecycle(
     previous: str | None = None,
     extra_env: dict[str, str] | None = None,
     secret_via: Literal["stdin", "env", "nowhere"] = "stdin",
+    secret: str = CLIENT_SECRET,
 ) -> LifecycleResult:
-    """Run the lifecycle as pulumi-command would, with the fake aks-engine-azurestack first on PATH."""
+    """Run the lifecycle as pulumi-command would, with the fake aks-engine-azurestack first on PATH.
+
+    `previous` is passed as pulumi-command passes it: without the final newline the lifecycle printed.
+    """
     tmpdir = tmp_path / "tmp"
     tmpdir.mkdir(exist_ok=True)
     calls = tmp_path / "calls.jsonl"
@@ -73,16 +84,18 @@ def run_lifecycle(
         "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}",
         "TMPDIR": str(tmpdir),
         "FAKE_AKSE_LOG": str(calls),
+        # Never the checkpoint directory in the home of whoever runs the tests.
+        "AKSENGINE_CHECKPOINT_DIR": str(checkpoints_of(tmp_path)),
     }
     # The component passes the secret on stdin; the environment variable is the documented alternative.
     if secret_via == "env":
-        env["AKSENGINE_CLIENT_SECRET"] = CLIENT_SECRET
+        env["AKSENGINE_CLIENT_SECRET"] = secret
     if settings is not None:
         env["AKSENGINE_DESIRED"] = json.dumps(
             {"settings": settings_to_dict(settings), "tenantId": None, "otherNodesInSubscription": 0}
         )
     if previous is not None:
-        env["PULUMI_COMMAND_STDOUT"] = previous
+        env["PULUMI_COMMAND_STDOUT"] = previous.removesuffix("\n")
         env["PULUMI_COMMAND_STDERR"] = "aksengine: previous progress"
     env.update(extra_env or {})
     done = subprocess.run(
@@ -90,7 +103,7 @@ def run_lifecycle(
         cwd=REPO,
         env=env,
         # pulumi-command gives the command /dev/null when it has no stdin input.
-        input=CLIENT_SECRET + "\n" if secret_via == "stdin" else "",
+        input=secret + "\n" if secret_via == "stdin" else "",
         capture_output=True,
         text=True,
         timeout=120,
@@ -103,3 +116,42 @@ def run_lifecycle(
 def flag(argv: list[str], name: str) -> str | None:
     """The value after `name` in an argv list, or None."""
     return argv[argv.index(name) + 1] if name in argv else None
+
+
+# -- in process, with a fake resource group deleter ----------------------------------------------------
+
+
+class Deleter:
+    """Records what the lifecycle asked to delete; fails on request."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.calls: list[tuple[HubAccess, str]] = []
+        self.error = error
+
+    def __call__(self, access: HubAccess, resource_group: str) -> None:
+        self.calls.append((access, resource_group))
+        if self.error:
+            raise self.error
+
+
+def environ(tmp_path: Path, settings: ClusterSettings, **extra: str) -> dict[str, str]:
+    """The environment of an in-process run: the fake on PATH, checkpoints under `tmp_path`."""
+    tmpdir = tmp_path / "tmp"
+    tmpdir.mkdir(exist_ok=True)
+    desired = {"settings": settings_to_dict(settings), "tenantId": "tenant-1", "otherNodesInSubscription": 0}
+    return {
+        "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}",
+        "TMPDIR": str(tmpdir),
+        "FAKE_AKSE_LOG": str(tmp_path / "calls.jsonl"),
+        "AKSENGINE_CHECKPOINT_DIR": str(checkpoints_of(tmp_path)),
+        "AKSENGINE_DESIRED": json.dumps(desired),
+        "AKSENGINE_CLIENT_SECRET": CLIENT_SECRET,
+        **extra,
+    }
+
+
+def run_in_process(command: str, env: dict[str, str], deleter: Deleter) -> tuple[int, str, str]:
+    """`run` with `deleter` in place of the ARM call: exit code, stdout, stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    code = run(command, env, out, err, delete_group=deleter)
+    return code, out.getvalue(), err.getvalue()
