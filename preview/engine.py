@@ -10,28 +10,53 @@ StackReferences is run after those stacks (`run_stack_with_references`), so it s
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import json
+import re
+import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import yaml
 from pulumi.output import Unknown
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
+
+from arm.resource import _outputs as arm_outputs
+from arm.resource import declared_inputs
+from preview.dynamic_host import DynamicProviderHost
+from preview.providers import (
+    COMMAND_TYPE,
+    DYNAMIC_TYPE,
+    RANDOM_PASSWORD_TYPE,
+    STACK_REFERENCE_TYPE,
+    TLS_PRIVATE_KEY_TYPE,
+    Diff,
+    Op,
+    PreviewContext,
+    changed_paths,
+    has_unknowns,
+    input_diff,
+    preview_outputs,
+    provider_diff,
+    under,
+)
+from preview.state import ResourceState, StackState, provider_urn
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET_SIG = rpc._special_secret_sig
 SIG_KEY = rpc._special_sig_key
 REDACTED = "[secret]"
-DYNAMIC_TYPE = "pulumi-python:dynamic:Resource"
-STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+PROVIDER_KEY = "__provider"
+Mode = Literal["up", "preview"]
 
 
 @dataclass
@@ -49,6 +74,13 @@ class Registration:
     provider: str = ""
     id: str = ""
     state: dict[str, Any] = field(default_factory=dict)
+    """The outputs the program saw (in a preview, unknowns are left out)."""
+    op: Op = "create"
+    """The step: create, same, update or replace (against the prior state)."""
+    diff: Diff = field(default_factory=Diff)
+    """What the provider decided, with the rule's source."""
+    old: ResourceState | None = None
+    """The resource in the prior state, if it was there."""
 
     @property
     def plain_inputs(self) -> dict[str, Any]:
@@ -64,6 +96,37 @@ class StackRun:
     stack: str
     resources: list[Registration]
     outputs: dict[str, Any]
+    mode: Mode = "up"
+    deleted: list[ResourceState] = field(default_factory=list)
+    """Resources of the prior state the program no longer declares (delete steps)."""
+    errors: list[str] = field(default_factory=list)
+    """What makes the engine refuse the plan (protected replacements and deletions, check failures)."""
+
+    def state(self) -> StackState:
+        """The state this offline `up` leaves, for a later preview (a preview has none: its values are unknown)."""
+        if self.mode != "up":
+            raise ValueError("only an offline up leaves a state; this run was a preview")
+        return StackState(
+            self.project,
+            self.stack,
+            tuple(
+                ResourceState(
+                    urn=r.urn, type=r.type, custom=r.custom, id=r.id, inputs=r.inputs, outputs=r.state,
+                    parent=r.parent, protect=r.protect, provider=r.provider, dependencies=tuple(r.dependencies),
+                )
+                for r in self.resources
+            ),
+            self.outputs,
+        )  # fmt: skip
+
+    def steps(self) -> dict[str, list[str]]:
+        """URNs by step (create, same, update, replace, delete)."""
+        found: dict[str, list[str]] = {}
+        for r in self.resources:
+            found.setdefault(r.op, []).append(r.urn)
+        for d in self.deleted:
+            found.setdefault("delete", []).append(d.urn)
+        return found
 
     def by_type(self, type_: str) -> list[Registration]:
         """Registered resources of one type token, in registration order."""
@@ -203,12 +266,10 @@ def _arm_state(inputs: dict[str, Any]) -> dict[str, Any]:
                 "domainNameLabel": label,
                 "fqdn": f"{label}.{region}.cloudapp.{domain}",
             }
-    state = dict(inputs)
-    state.pop("__provider", None)
-    # As after a real `pulumi up`: ARM's answer, computed values included, under both output keys.
-    state.update(properties=properties, server_properties=properties, name=segments[-1],
-                 etag=f'W/"{_digest(resource_id):016x}"')  # fmt: skip
-    return state
+    server = {"name": segments[-1], "properties": properties, "etag": f'W/"{_digest(resource_id):016x}"'}
+    # What the provider's create returns for ARM's answer (the provider's own function), secrets marked again
+    # as the engine does for a provider that does not accept secrets (provider_plugin.go `annotateSecrets`).
+    return _annotate_secrets(arm_outputs(declared_inputs(inputs), server), inputs)
 
 
 # --- public Azure (pulumi-azure-native) ---------------------------------------------------------------------
@@ -315,8 +376,10 @@ AZURE_NATIVE_OUTPUTS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, 
 }
 
 
-TLS_PRIVATE_KEY_TYPE = "tls:index/privateKey:PrivateKey"
-COMMAND_TYPE = "command:local:Command"
+def offline_password(name: str, length: int) -> str:
+    """A stand-in for a generated password: letters and digits derived from the name (not a secret)."""
+    digest = hashlib.shake_256(name.encode()).hexdigest(length)
+    return digest[:length]
 
 
 def _ssh_key(name: str) -> dict[str, Any]:
@@ -332,6 +395,18 @@ def _ssh_key(name: str) -> dict[str, Any]:
         "privateKeyPem": missing,
         "publicKeyFingerprintSha256": "SHA256:" + _hex(name, 43),
     }
+
+
+def _generated(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """What a provider makes up on create: keys, passwords, the cluster's state on the command's stdout."""
+    if type_ == TLS_PRIVATE_KEY_TYPE:
+        return _ssh_key(name)
+    if type_ == RANDOM_PASSWORD_TYPE:
+        return {"result": offline_password(name, int(inputs["length"]))}
+    environment = unwrap(inputs.get("environment")) or {}
+    if type_ == COMMAND_TYPE and isinstance(environment.get("AKSENGINE_DESIRED"), str):
+        return {"stdout": _aks_engine_stdout(environment["AKSENGINE_DESIRED"])}
+    return {}
 
 
 def _aks_engine_stdout(desired_json: str) -> str:
@@ -386,12 +461,7 @@ class OfflineMocks(pulumi.runtime.Mocks):
             return self._stack_reference(str(inputs["name"]))
         if args.typ in AZURE_NATIVE_OUTPUTS:
             return self._azure_native(args.typ, args.name, inputs)
-        if args.typ == TLS_PRIVATE_KEY_TYPE:
-            return f"{args.name}-offline-id", {**inputs, **_ssh_key(args.name)}
-        environment = unwrap(inputs.get("environment")) or {}
-        if args.typ == COMMAND_TYPE and isinstance(environment.get("AKSENGINE_DESIRED"), str):
-            return f"{args.name}-offline-id", {**inputs, "stdout": _aks_engine_stdout(environment["AKSENGINE_DESIRED"])}
-        return f"{args.name}-offline-id", inputs
+        return f"{args.name}-offline-id", {**inputs, **_generated(args.typ, args.name, inputs)}
 
     def _azure_native(self, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         template, computed = AZURE_NATIVE_OUTPUTS[typ]
@@ -441,37 +511,226 @@ def stack_reference_short_name(name: str) -> str:
     return name.rsplit("/", maxsplit=1)[-1]
 
 
-class RecordingMonitor(mocks.MockMonitor):
-    """The SDK's mock monitor, also recording parent, dependencies and protect from each registration."""
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What resources using an explicit provider inherit from its step."""
 
-    def __init__(self, offline_mocks: OfflineMocks) -> None:
+    replaced: bool
+    config_known: bool
+
+
+class OfflineMonitor(mocks.MockMonitor):
+    """The SDK's mock monitor, answering each registration the way the engine and its provider would.
+
+    In an `up`, every resource ends with known outputs (OfflineMocks); in a preview, each resource gets the step
+    its provider decides against the prior state (none: create) and the outputs the engine hands the program
+    for that step, unknowns included. The engine's own rules on top, each from pulumi/pulumi
+    pkg/resource/deploy/step_generator.go: a resource whose explicit provider is replaced is replaced
+    (`providerChanged`), a provider whose configuration is unknown gives no diff and the engine diffs inputs
+    (`diffResource`), a protected resource cannot be replaced (checked in previews too) nor deleted
+    (step.go `DeleteStep.Apply`). Dynamic resources are checked and diffed by the SDK's own dynamic-provider
+    host over gRPC.
+    """
+
+    def __init__(self, offline_mocks: OfflineMocks, *, mode: Mode, prior: StackState | None) -> None:
         super().__init__(offline_mocks)
+        self.offline_mocks = offline_mocks
+        self.mode = mode
+        self.prior = prior.by_urn() if prior is not None else {}
         self.registrations: dict[str, Registration] = {}
         self.stack_outputs: dict[str, Any] = {}
+        self.errors: list[str] = []
+        self.providers: dict[str, ProviderStatus] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
-        if request.type != "pulumi:pulumi:Stack":
-            registered = self.resources[response.urn]
-            self.registrations[response.urn] = Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent,
-                custom=bool(request.custom),
-                protect=bool(request.protect),
-                inputs=rpc.deserialize_properties(request.object, keep_unknowns=True),
-                dependencies=sorted(set(request.dependencies)),
-                provider=request.provider,
-                id=registered.id or "",
-                state=registered.state,
-            )
-        return response
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        urn = self.make_urn(request.parent, request.type, request.name)
+        goal = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent,
+            custom=bool(request.custom),
+            protect=bool(request.protect),
+            inputs=engine_value(rpc.deserialize_properties(request.object, keep_unknowns=True)),
+            dependencies=sorted(set(request.dependencies)),
+            provider=request.provider,
+        )
+        old = self.prior.get(urn)
+        goal.old = old
+        goal.diff, checked = self._decide(goal, old)
+        goal.op = "create" if old is None else goal.diff.op
+        if goal.op == "replace" and old is not None and old.protect and goal.protect:
+            self._fail(f"unable to replace resource {urn}\nas it is currently marked for protection")
+        if goal.type.startswith("pulumi:providers:"):
+            self.providers[urn] = ProviderStatus(goal.op == "replace", not has_unknowns(goal.inputs))
+        goal.id, goal.state = self._outputs(goal, old, checked)
+        self.registrations[urn] = goal
+        self.resources[urn] = mocks.MockMonitor.ResourceRegistration(urn, goal.id, goal.state)
+        wire = _sync_await(rpc.serialize_properties(_with_unknown_sentinels(goal.state), {}))
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=goal.id, object=wire)
 
     def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         if "::pulumi:pulumi:Stack::" in request.urn:
-            self.stack_outputs = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+            self.stack_outputs = engine_value(rpc.deserialize_properties(request.outputs, keep_unknowns=True))
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+    def deletions(self) -> list[ResourceState]:
+        """Resources of the prior state the program no longer declares; a protected one is an error."""
+        gone = [r for urn, r in self.prior.items() if urn not in self.registrations]
+        for resource in gone:
+            if resource.protect:
+                self._fail(f"resource {resource.urn} cannot be deleted\nbecause it is protected")
+        return gone
+
+    def _fail(self, message: str) -> None:
+        # A preview reports the error, goes on to show the whole plan, then fails; an update stops at the first
+        # error (run_stack raises it once the program has finished, so the SDK's threads end quietly).
+        self.errors.append(message)
+
+    def _decide(self, goal: Registration, old: ResourceState | None) -> tuple[Diff, dict[str, Any]]:
+        """The provider's Check and Diff (or the engine's rule standing in for them)."""
+        if not goal.custom:
+            return Diff(), goal.inputs
+        status = self.providers.get(provider_urn(goal.provider))
+        if status is not None and not status.config_known:
+            # provider_plugin.go Check returns the news unchanged, Diff gives DiffUnknown.
+            unknown_config = input_diff(old.inputs if old else {}, goal.inputs, "engine input diff (config unknown)")
+            return unknown_config, goal.inputs
+        checked = goal.inputs
+        if goal.type == DYNAMIC_TYPE:
+            checked = self._dynamic_check(goal, old)
+        if old is None:
+            return Diff(), checked
+        if status is not None and status.replaced:
+            return Diff(("provider",), ("provider",), source="step_generator.go providerChanged"), checked
+        if goal.type == DYNAMIC_TYPE:
+            return self._dynamic_diff(goal, old, checked), checked
+        return provider_diff(
+            goal.type, old.inputs, old.outputs, checked, path_parameters=_azure_path_parameters(goal.type)
+        ), checked
+
+    def _dynamic_check(self, goal: Registration, old: ResourceState | None) -> dict[str, Any]:
+        inputs, failures = dynamic_host().check(goal.inputs, old.inputs if old else {}, urn=goal.urn)
+        for prop, reason in failures:
+            where = f"property {prop}: " if prop else ""
+            self._fail(f"{goal.type} resource '{goal.name}' has a problem: {where}{reason}")
+        # The host returns plain values: secrets keep their marking where the names match, as the engine's
+        # annotateSecrets does for providers that do not accept secrets (provider_plugin.go).
+        return dict(engine_value(_annotate_secrets(_unknowns_from_sentinels(inputs), goal.inputs)))
+
+    def _dynamic_diff(self, goal: Registration, old: ResourceState, checked: dict[str, Any]) -> Diff:
+        answer = dynamic_host().diff(old.id, old.outputs, checked, old_inputs=old.inputs, urn=goal.urn)
+        shown = tuple(p for p in changed_paths(old.inputs, checked) if not under(p, (PROVIDER_KEY,)))
+        if answer.changes is None:
+            return input_diff(old.inputs, checked, "engine input diff (dynamic provider gave no answer)")
+        if not answer.changes:
+            return Diff(source="dynamic provider diff (host)")
+        return Diff(
+            shown or tuple(answer.replaces) or ("*",),
+            tuple(answer.replaces),
+            delete_before_replace=answer.delete_before_replace,
+            source="dynamic provider diff (host)",
+        )
+
+    def _outputs(
+        self, goal: Registration, old: ResourceState | None, checked: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        keep = goal.op in ("same", "update") and old is not None
+        if self.mode == "up":
+            if goal.op == "same" and old is not None:
+                return old.id, dict(old.outputs)
+            args = mocks.MockResourceArgs(goal.type, goal.name, unwrap_unknowns(checked), goal.provider)
+            new_id, state = self.offline_mocks.new_resource(args)
+            return (old.id if keep and old else new_id or ""), engine_value(state)
+        status = self.providers.get(provider_urn(goal.provider))
+        context = PreviewContext(
+            config_known=status is None or status.config_known, old_outputs=old.outputs if old else {}
+        )
+        if not goal.custom:
+            return "", {}
+        # A resource about to be created has no id yet: the SDK reads "" as unknown (resource.py).
+        return (old.id if keep and old else ""), preview_outputs(goal.type, goal.op, checked, context)
+
+
+class EngineError(Exception):
+    """What the engine refuses: a protected resource replaced or deleted, a provider's check failure."""
+
+
+def engine_value(value: Any) -> Any:
+    """A value as the engine stores it: numbers are float64 and print without a fraction when integral
+    (sdk/go/common/resource/properties.go; Go's encoding/json), so `3.0` from the wire is the number 3."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: engine_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [engine_value(v) for v in value]
+    return value
+
+
+def unwrap_unknowns(value: Any) -> Any:
+    """The value without unknowns (an `up` has none; a mock's deterministic outputs need none)."""
+    if isinstance(value, Unknown):
+        return None
+    if isinstance(value, dict):
+        return {k: unwrap_unknowns(v) for k, v in value.items() if not isinstance(v, Unknown)}
+    if isinstance(value, list):
+        return [unwrap_unknowns(v) for v in value]
+    return value
+
+
+def _unknowns_from_sentinels(value: Any) -> Any:
+    if value == rpc.UNKNOWN:
+        return Unknown()  # type: ignore[no-untyped-call]
+    if isinstance(value, dict):
+        return {k: _unknowns_from_sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unknowns_from_sentinels(v) for v in value]
+    return value
+
+
+def _with_unknown_sentinels(value: Any) -> Any:
+    if isinstance(value, Unknown):
+        return rpc.UNKNOWN
+    if isinstance(value, dict):
+        return {k: _with_unknown_sentinels(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_unknown_sentinels(v) for v in value]
+    return value
+
+
+def _annotate_secrets(plain_inputs: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in plain_inputs.items():
+        result[key] = {SIG_KEY: SECRET_SIG, "value": value} if is_secret(sent.get(key)) else value
+    return result
+
+
+_HOST: list[DynamicProviderHost] = []
+_HOST_LOCK = threading.Lock()
+
+
+def dynamic_host() -> DynamicProviderHost:
+    """One dynamic-provider host per process, started on first use from the project root (as the engine starts
+    plugins in the program's folder) and stopped when the process exits."""
+    # Registrations arrive on the SDK's executor threads: only one of them may start the host.
+    with _HOST_LOCK:
+        if not _HOST:
+            host = DynamicProviderHost(PROJECT_DIR)
+            host.start()
+            atexit.register(host.close)
+            _HOST.append(host)
+        return _HOST[0]
+
+
+def _azure_path_parameters(type_: str) -> list[str] | None:
+    """The URL path parameters of an azure-native type the engine knows (None: not an azure-native type)."""
+    if type_ not in AZURE_NATIVE_OUTPUTS:
+        return None
+    names = [*re.findall(r"{(\w+)}", AZURE_NATIVE_OUTPUTS[type_][0]), "resourceGroupName"]
+    return [n for n in names if n != "group"]
 
 
 def run_stack(
@@ -483,8 +742,14 @@ def run_stack(
     program: Callable[[], None] | None = None,
     project_dir: Path = PROJECT_DIR,
     missing_references: set[str] | None = None,
+    mode: Mode = "up",
+    prior: StackState | None = None,
 ) -> StackRun:
     """Run a stack's program offline and return what it registered and exported.
+
+    `mode="up"` is an offline deployment: every output known, the state savable. `mode="preview"` previews
+    like `pulumi preview`: from `prior` (an earlier up's state) as an update, or from nothing as a first
+    deployment, with the values providers leave unknown left unknown.
 
     By default the config is the stack file's; tests pass `config` to try other values. `stack_outputs` holds
     the outputs of other stacks (from their own offline runs) for StackReferences. A StackReference to a stack
@@ -496,8 +761,8 @@ def run_stack(
         config, file_secrets = stack_config(stack, project_dir)
         secret_keys = file_secrets | (secret_keys or set())
     offline_mocks = OfflineMocks(stack_outputs, config=config, missing_references=missing_references)
-    monitor = RecordingMonitor(offline_mocks)
-    pulumi.runtime.set_mocks(offline_mocks, project=project, stack=stack, preview=True, monitor=monitor)
+    monitor = OfflineMonitor(offline_mocks, mode=mode, prior=prior)
+    pulumi.runtime.set_mocks(offline_mocks, project=project, stack=stack, preview=mode == "preview", monitor=monitor)
     pulumi.runtime.set_all_config(as_runtime_config(config), sorted(secret_keys or set()))
     # set_mocks leaves a finished root Stack behind; run_in_stack makes the one whose exports are recorded.
     settings.ROOT.set(None)
@@ -505,30 +770,66 @@ def run_stack(
         from stacks import main  # noqa: PLC0415 (the program is imported only once mocks are set)
 
         program = main
-    _sync_await(run_in_stack(program))
-    return StackRun(project, stack, list(monitor.registrations.values()), dict(monitor.stack_outputs))
+    try:
+        _sync_await(run_in_stack(program))
+    except Exception as error:
+        # Kept on the error, so that a caller can show what a failed program had registered (nothing, for
+        # bad config: it is validated before the first resource).
+        setattr(error, _REGISTERED, tuple(monitor.registrations))
+        raise
+    deleted = monitor.deletions()
+    if mode == "up" and monitor.errors:
+        raise EngineError(monitor.errors[0])
+    return StackRun(
+        project,
+        stack,
+        list(monitor.registrations.values()),
+        dict(monitor.stack_outputs),
+        mode=mode,
+        deleted=deleted,
+        errors=list(monitor.errors),
+    )
+
+
+_REGISTERED = "offline_registered_urns"
+
+
+def registered_by_failed_run(error: BaseException) -> tuple[str, ...]:
+    """The URNs a program had registered when run_stack failed with `error` (LookupError if it did not)."""
+    if not hasattr(error, _REGISTERED):
+        raise LookupError(f"{type(error).__name__} did not come from a failed offline run")
+    return tuple(getattr(error, _REGISTERED))
 
 
 class StackReferenceError(Exception):
     """A StackReference that no offline run can answer: no such stack file, or stacks that reference each other."""
 
 
-def run_stack_with_references(stack: str, *, project_dir: Path = PROJECT_DIR) -> StackRun:
-    """Run a stack offline after running, the same way, every stack its StackReferences name.
+def run_stack_with_references(
+    stack: str, *, project_dir: Path = PROJECT_DIR, mode: Mode = "up", prior: StackState | None = None
+) -> StackRun:
+    """Run a stack offline after an offline `up` of every stack its StackReferences name.
 
-    Which stacks a program references is only known by running it, so a run that meets references it has no
-    outputs for is discarded: those stacks are run (recursively) and the stack is run again with their outputs.
-    A stack without references runs once.
+    A StackReference reads what the other stack's last `up` exported, so referenced stacks are always run as
+    deployments; only the stack itself runs in `mode` (from `prior`, when given). Which stacks a program
+    references is only known by running it, so a run that meets references it has no outputs for is
+    discarded: those stacks are run (recursively) and the stack is run again with their outputs. A stack
+    without references runs once.
     """
-    return _run_resolving(stack, project_dir, chain=())
+    return _run_resolving(stack, project_dir, (), mode, prior)
 
 
-def _run_resolving(stack: str, project_dir: Path, chain: tuple[str, ...]) -> StackRun:
+def _run_resolving(
+    stack: str, project_dir: Path, chain: tuple[str, ...], mode: Mode = "up", prior: StackState | None = None
+) -> StackRun:
     resolved: dict[str, dict[str, Any]] = {}
     while True:
         missing: set[str] = set()
         try:
-            run = run_stack(stack, stack_outputs=resolved, project_dir=project_dir, missing_references=missing)
+            run = run_stack(
+                stack, stack_outputs=resolved, project_dir=project_dir, missing_references=missing, mode=mode,
+                prior=prior,
+            )  # fmt: skip
             if not missing:
                 return run
         except Exception:

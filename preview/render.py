@@ -44,12 +44,15 @@ def as_json(run: StackRun) -> str:
                 "type": r.type,
                 "name": r.name,
                 "parent": r.parent,
+                "op": r.op,
                 "inputs": shown_inputs(r),
                 "dependencies": r.dependencies,
             }
             for r in run.resources
         ],
+        "deletes": [d.urn for d in run.deleted],
         "outputs": shown(run.outputs),
+        "errors": run.errors,
     }
     return json.dumps(document, indent=2, sort_keys=False, default=str)
 
@@ -61,7 +64,16 @@ def _label(resource: Registration) -> str:
         label = f"arm:{arm_type}@{plain['api_version']}  {resource.name}"
     else:
         label = f"{resource.type}  {resource.name}"
-    return label + ("  [protected]" if resource.protect else "")
+    label += "  [protected]" if resource.protect else ""
+    if resource.op == "update":
+        label += f"  (changed: {', '.join(resource.diff.changed)})"
+    elif resource.op == "replace":
+        label += f"  (replaced by: {', '.join(resource.diff.replaces)})"
+    return label
+
+
+# The marks `pulumi preview` puts before each step.
+OP_MARKS = {"create": "+ ", "update": "~ ", "replace": "+-", "delete": "- ", "same": "  ", "read": "> "}
 
 
 def _arm_type_parts(resource_id: str) -> list[str]:
@@ -78,20 +90,31 @@ def as_tree(run: StackRun) -> str:
     for r in run.resources:
         children.setdefault(r.parent, []).append(r)
     roots = [r for r in run.resources if r.parent not in {x.urn for x in run.resources}]
-    lines = [
-        f"Previewing stack '{run.stack}' of project '{run.project}' offline (nothing is sent to any cloud)",
-        "",
-    ]
+    what = "Updating (offline)" if run.mode == "up" else "Previewing update (offline)"
+    lines = [f"{what} of stack '{run.stack}' of project '{run.project}': nothing is sent to any cloud", ""]
 
     def walk(resource: Registration, depth: int) -> None:
-        lines.append("    " * depth + "+ " + _label(resource))
+        lines.append("    " * depth + OP_MARKS[resource.op] + _label(resource))
         for child in children.get(resource.urn, []):
             walk(child, depth + 1)
 
     for root in roots:
         walk(root, 0)
+    for gone in run.deleted:
+        lines.append(OP_MARKS["delete"] + f"{gone.type}  {gone.urn.rsplit('::', 1)[-1]}")
     lines += ["", "Outputs:"]
     for key, value in sorted(shown(run.outputs).items()):
         lines.append(f"    {key}: {json.dumps(value, default=str)}")
-    lines += ["", f"Resources: {len(run.resources)} to create"]
+    lines += ["", "Resources: " + summary(run)]
+    lines += [f"error: {e}" for e in run.errors]
     return "\n".join(lines)
+
+
+def summary(run: StackRun) -> str:
+    """`N to create, N to update, ...` in the order `pulumi preview` prints its counts."""
+    steps = {op: len(urns) for op, urns in run.steps().items()}
+    verbs = (("create", "to create"), ("update", "to update"), ("replace", "to replace"), ("delete", "to delete"))
+    parts = [f"{steps[op]} {verb}" for op, verb in verbs if steps.get(op)]
+    if steps.get("same"):
+        parts.append(f"{steps['same']} unchanged")
+    return ", ".join(parts) or "no change"

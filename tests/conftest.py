@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from preview.engine import StackRun, run_stack, stack_config
+from preview.engine import Mode, StackRun, run_stack, stack_config
+from preview.state import StackState
 
 PREFIX = "stackhub-ha:"
 
@@ -31,8 +32,15 @@ def shared_outputs() -> dict[str, Any]:
     return run_stack("shared").outputs
 
 
-def run_with(stack: str, values: dict[str, Any], secret_keys: set[str] | None = None) -> StackRun:
-    """Run a stack offline with the given (unprefixed) config values."""
+def run_with(
+    stack: str,
+    values: dict[str, Any],
+    secret_keys: set[str] | None = None,
+    *,
+    mode: Mode = "up",
+    prior: StackState | None = None,
+) -> StackRun:
+    """Run a stack offline with the given (unprefixed) config values: an offline up, or a preview from `prior`."""
     _, file_secrets = stack_config(stack)
     secrets = {k.removeprefix(PREFIX) for k in file_secrets} if secret_keys is None else secret_keys
     return run_stack(
@@ -40,6 +48,8 @@ def run_with(stack: str, values: dict[str, Any], secret_keys: set[str] | None = 
         config={PREFIX + k: v for k, v in values.items()},
         secret_keys={PREFIX + k for k in secrets},
         stack_outputs={"shared": shared_outputs()},
+        mode=mode,
+        prior=prior,
     )
 
 

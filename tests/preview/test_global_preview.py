@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,10 +17,14 @@ from preview.engine import (
     PROJECT_DIR,
     StackReferenceError,
     is_unknown,
+    offline_ip,
     run_stack,
     run_stack_with_references,
+    stack_config,
     stack_names,
 )
+
+PREFIX = "stackhub-ha:"
 
 
 def preview(*args: str) -> subprocess.CompletedProcess[str]:
@@ -41,19 +46,63 @@ def stack_file(name: str) -> str:
     return (PROJECT_DIR / f"Pulumi.{name}.yaml").read_text()
 
 
+def setting(stack: str, key: str) -> Any:
+    """One `stackhub-ha:` key of a stack file."""
+    values, _ = stack_config(stack)
+    return values[PREFIX + key]
+
+
+def ingress_address(hub_stack: str) -> str:
+    """The address ARM gives the hub's ingress IP, whose id is built from the hub's stack file (HubNetwork's
+    naming rule), not read from anything the program exported."""
+    group = (
+        f"/subscriptions/{setting(hub_stack, 'subscriptionId')}/resourceGroups/{setting(hub_stack, 'resourceGroup')}"
+    )
+    return offline_ip(
+        f"{group}/providers/Microsoft.Network/publicIPAddresses/{setting(hub_stack, 'hubName')}-ingress-ip"
+    )
+
+
+def one(document: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The one resource of this type in a `--json` document."""
+    found: list[dict[str, Any]] = [r for r in document["resources"] if r["type"] == type_]
+    (resource,) = found
+    return resource
+
+
 def test_endpoint_targets_are_the_hub_previews_ingress_ips() -> None:
     result = preview("global", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    (profile,) = [r for r in document["resources"] if r["type"] == "azure-native:trafficmanager:Profile"]
-    targets = {e["name"]: e["target"] for e in profile["inputs"]["endpoints"]}
-    assert targets == {
-        "hub-seattle": run_stack_with_references("hub-seattle").plain_outputs["ingressIp"],
-        "hub-denver": run_stack_with_references("hub-denver").plain_outputs["ingressIp"],
+    targets = {
+        e["name"]: e["target"] for e in one(document, "azure-native:trafficmanager:Profile")["inputs"]["endpoints"]
     }
-    (record,) = [r for r in document["resources"] if r["type"] == "azure-native:dns:RecordSet"]
-    assert record["inputs"]["cnameRecord"] == {"cname": document["outputs"]["profileFqdn"]}
-    assert record["inputs"]["resourceGroupName"] == run_stack("shared").plain_outputs["dnsZoneResourceGroup"]
+    # One endpoint per hub of the global stack file, each aimed at the address ARM gave that hub's ingress IP.
+    hub_stacks = [hub["stack"] for hub in setting("global", "hubs")]
+    expected = {setting(hub, "hubName"): ingress_address(hub) for hub in hub_stacks}
+    assert len(set(expected.values())) == len(hub_stacks) == 2
+    assert targets == expected
+    assert document["outputs"]["endpointTargets"] == expected
+    # The CNAME goes into the shared stack's zone, in the shared stack's resource group (its stack file).
+    record = one(document, "azure-native:dns:RecordSet")
+    zone = setting("shared", "dnsZoneName")
+    assert record["inputs"]["resourceGroupName"] == setting("shared", "resourceGroup")
+    assert record["inputs"]["zoneName"] == zone
+    assert record["inputs"]["relativeRecordSetName"] == setting("global", "appHostname").removesuffix(f".{zone}")
+    assert record["inputs"]["recordType"] == "CNAME"
+    assert "offline-secret" not in result.stdout
+
+
+def test_the_cname_points_at_the_profiles_trafficmanager_name() -> None:
+    # The profile's FQDN is only known once it exists: an offline up. Traffic Manager names a profile
+    # <relativeName>.trafficmanager.net; the relative name comes from the global stack file.
+    result = preview("global", "--json", "--up")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    profile_fqdn = f"{setting('global', 'dnsRelativeName')}.trafficmanager.net"
+    assert profile_fqdn == "contoso-ratings.trafficmanager.net"
+    assert one(document, "azure-native:dns:RecordSet")["inputs"]["cnameRecord"] == {"cname": profile_fqdn}
+    assert document["outputs"]["profileFqdn"] == profile_fqdn
     assert "offline-secret" not in result.stdout
 
 
@@ -140,10 +189,13 @@ def test_stacks_that_reference_each_other_are_refused(tmp_path: Path) -> None:
         run_stack_with_references("global", project_dir=project)
 
 
-def test_a_stack_without_references_gives_what_run_stack_gives() -> None:
-    def known(outputs: dict[str, object]) -> dict[str, object]:
-        return {k: v for k, v in outputs.items() if not is_unknown(v)}
-
-    assert known(run_stack_with_references("hub-seattle").plain_outputs) == known(
-        run_stack_with_references("hub-seattle").plain_outputs
-    )
+def test_a_stack_with_references_gives_what_run_stack_gives_with_their_outputs() -> None:
+    # hub-seattle reads the shared stack: run_stack_with_references must run it as an offline up with the outputs
+    # of an offline up of the shared stack, exactly as run_stack does when given them.
+    with_references = run_stack_with_references("hub-seattle")
+    expected = run_stack("hub-seattle", stack_outputs={"shared": run_stack("shared").outputs})
+    assert (with_references.mode, expected.mode) == ("up", "up")
+    assert not [k for k, v in expected.outputs.items() if is_unknown(v)]
+    assert with_references.outputs == expected.outputs
+    assert {r.urn: r.inputs for r in with_references.resources} == {r.urn: r.inputs for r in expected.resources}
+    assert {r.urn: r.state for r in with_references.resources} == {r.urn: r.state for r in expected.resources}
