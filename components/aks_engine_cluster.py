@@ -5,6 +5,15 @@ AKS Engine is an imperative CLI (`deploy`, `scale`, `upgrade`). This component m
 desired settings with the previous state and runs the right AKS Engine commands. The previous state is the
 command's stdout from the last successful run: it holds the *generated* apimodel (CA keys, certificates, the
 service principal secret) that `scale` and `upgrade` need, so it is a secret output and never logged.
+
+How this behaves under Pulumi's engine when a change is previewed:
+- pulumi-command leaves `stdout` unknown in the preview of any update of the command (pulumi-go-provider infer
+  marks every output that depends on a changed input unknown), so the kubeconfig is unknown then. The Kubernetes
+  provider gets a `clusterIdentifier` that only a new cluster changes: pulumi-kubernetes' DiffConfig then treats
+  the unknown kubeconfig as an update, not as a new cluster; without it the provider, and with it every
+  Kubernetes resource (protected ones included), would be planned for replacement and the engine would refuse.
+- Changes AKS Engine cannot make are refused by a ChangeGuard in the preview itself: nothing derived from the
+  command's stdout can be checked while it is unknown.
 """
 
 from __future__ import annotations
@@ -21,8 +30,10 @@ import pulumi_command as command
 import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
-from aksengine.apimodel import ClusterSettings, plan_change, settings_from_dict, settings_to_dict
+from aksengine.apimodel import ClusterSettings, settings_to_dict
 from aksengine.lifecycle import ClusterState
+from aksengine.refusals import cluster_change_refusals
+from components.change_guard import ChangeGuard
 
 # Relative to the project folder, where the command provider runs: the stored create/update/delete lines must
 # not change (and show the protected cluster as changed) when the checkout or agent moves.
@@ -91,6 +102,13 @@ class AksEngineCluster(pulumi.ComponentResource):
             ssh_key.public_key_openssh,
         ).apply(lambda v: desired_state(args, subnet_id=v[0], subnet_cidr=v[1], vnet_cidr=v[2],
                                         first_consecutive_static_ip=v[3], ssh_public_key=v[4]))  # fmt: skip
+        # Settings AKS Engine cannot change are refused here, in the preview, with the reasons.
+        guard = ChangeGuard(
+            f"{name}-settings-guard",
+            settings=settings_to_dict(args.settings),
+            rule=cluster_change_refusals,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         run = " ".join(shlex.quote(part) for part in args.lifecycle_command)
         lifecycle = command.local.Command(
             f"{name}-aks-engine",
@@ -106,6 +124,7 @@ class AksEngineCluster(pulumi.ComponentResource):
             add_previous_output_in_env=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
+                depends_on=[guard],
                 additional_secret_outputs=["stdout"],
                 # The cluster holds the application's data volumes: deleting it takes a deliberate unprotect.
                 protect=True,
@@ -114,9 +133,7 @@ class AksEngineCluster(pulumi.ComponentResource):
                 ),
             ),
         )
-        # In a preview of an update pulumi-command still holds the last state: a change AKS Engine cannot make
-        # fails the preview here, with the lifecycle's own reasons, instead of the `pulumi up` that follows.
-        state = pulumi.Output.all(lifecycle.stdout, desired).apply(lambda v: state_allowing(v[0], v[1]))
+        state = lifecycle.stdout.apply(ClusterState.from_json)
         self.kubeconfig = pulumi.Output.secret(state.apply(lambda s: s.kubeconfig))
         self.api_server_fqdn = pulumi.Output.unsecret(state.apply(lambda s: s.api_server_fqdn))
         self.resource_group = pulumi.Output.from_input(args.settings.resource_group)
@@ -127,6 +144,9 @@ class AksEngineCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
+            # Known in every preview and changed only by a new cluster, so an unknown kubeconfig (any update of
+            # the lifecycle command) updates the provider instead of replacing it and everything on it.
+            cluster_identifier=cluster_identity(args.settings),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[lifecycle]),
         )
         self.register_outputs({
@@ -141,18 +161,9 @@ class AksEngineCluster(pulumi.ComponentResource):
         })  # fmt: skip
 
 
-def state_allowing(stdout: str, desired_json: str) -> ClusterState:
-    """The cluster's last state, or `pulumi.RunError` when the desired settings ask what AKS Engine cannot do."""
-    state = ClusterState.from_json(stdout)
-    desired = settings_from_dict(json.loads(desired_json)["settings"])
-    plan = plan_change(state.settings, desired)
-    if plan.refused:
-        reasons = "\n".join(f"  - {p.field}: {p.value!r} -> not possible: {p.allowed}" for p in plan.refusals)
-        raise pulumi.RunError(
-            f"The running cluster cannot be changed this way ({len(plan.refusals)} problem(s)):\n{reasons}\n"
-            "Revert these settings, or build a new cluster (a new stack or clusterResourceGroup) and move to it."
-        )
-    return state
+def cluster_identity(settings: ClusterSettings) -> str:
+    """What names one cluster for the Kubernetes provider: a change of any part is a different cluster."""
+    return f"aks-engine:{settings.subscription_id}/{settings.resource_group}/{settings.dns_prefix}"
 
 
 def _vms(settings: ClusterSettings) -> int:

@@ -20,6 +20,10 @@ from pulumi_azure_native import dns, trafficmanager
 EXTERNAL_ENDPOINT = "Microsoft.Network/trafficManagerProfiles/externalEndpoints"
 
 
+TRAFFIC_MANAGER_DOMAIN = "trafficmanager.net"
+"""Where public Azure puts a profile's DNS name (`<relativeName>.trafficmanager.net`)."""
+
+
 @dataclass(frozen=True)
 class HubEndpoint:
     """One hub behind the profile."""
@@ -143,7 +147,13 @@ class GlobalTrafficManager(pulumi.ComponentResource):
             # Its DNS name is globally unique and the public name points at it: deleting it is an outage.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        fqdn = profile.dns_config.apply(lambda d: d.fqdn if d and d.fqdn else "")
+        # Azure answers `<relativeName>.trafficmanager.net`; before the profile exists (a first preview, where
+        # azure-native echoes the inputs without the computed `fqdn`) the same name comes from that rule, so the
+        # CNAME never previews as an empty target.
+        relative_name = args.dns_relative_name
+        fqdn = profile.dns_config.apply(
+            lambda d: d.fqdn if d and d.fqdn else f"{relative_name}.{TRAFFIC_MANAGER_DOMAIN}"
+        )
 
         self.cname_fqdn = None
         if args.cname is not None:

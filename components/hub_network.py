@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 
 from arm import ArmResource, HubConnection
-from planning.network import CLUSTER_SUBNET_NAME, cluster_security_rules, master_block
+from planning.network import CLUSTER_SUBNET_NAME, admin_and_deny_rules, master_block, web_to_ingress_rule
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,7 @@ class HubNetwork(pulumi.ComponentResource):
     def _create_nsg(
         self, name: str, resource_id: str, ingress_ip: ArmResource, masters_cidr: str, group: ArmResource
     ) -> ArmResource:
-        admins = list(self._args.admin_source_cidrs)
-        rules = ingress_ip.server_properties.apply(
-            lambda p: [r.to_arm() for r in cluster_security_rules(admins, str(p.get("ipAddress")), masters_cidr)]
-        )
+        # Only the web rule waits for the address the hub allocates; the others stay readable in a first preview.
+        web = ingress_ip.server_properties.apply(lambda p: web_to_ingress_rule(str(p.get("ipAddress"))).to_arm())
+        rules = [web, *(r.to_arm() for r in admin_and_deny_rules(self._args.admin_source_cidrs, masters_cidr))]
         return self._arm(f"{name}-nsg", resource_id, properties={"securityRules": rules}, depends_on=[group])

@@ -25,6 +25,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.change_guard import ChangeGuard
 from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
 from workloads.mongo import (
     APP_DATABASE,
@@ -33,10 +34,12 @@ from workloads.mongo import (
     MONGODB_UID,
     PORT,
     REPLICA_SET,
+    VOLUME_SIZE_SETTING,
     connection_uri,
     member_hosts,
     mongod_args,
     pdb_min_available,
+    volume_change_refusals,
 )
 from workloads.platform_values import spread_over_nodes
 from workloads.ratings import (
@@ -612,6 +615,13 @@ class RatingsApp(pulumi.ComponentResource):
                 ),
             ],
         )
+        # The volume size cannot change once the set exists: refused in the preview, with the way out.
+        guard = ChangeGuard(
+            f"{self._name}-database-guard",
+            settings={VOLUME_SIZE_SETTING: args.database_volume_size},
+            rule=volume_change_refusals,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
         k8s.apps.v1.StatefulSet(
             f"{self._name}-mongodb",
             metadata=self._meta(MONGODB, _labels(MONGODB, "database")),
@@ -643,9 +653,11 @@ class RatingsApp(pulumi.ComponentResource):
                     )
                 ],
             ),
-            # Claim templates cannot change in place: a change would replace the StatefulSet. Protected, it fails
-            # instead, and the claims (retained) keep the data either way.
-            opts=pulumi.ResourceOptions.merge(self._in_namespace, pulumi.ResourceOptions(protect=True)),
+            # Claim templates cannot change in place: a change would replace the StatefulSet. The guard refuses it
+            # first; protected, the set could not be replaced anyway, and the claims (retained) keep the data.
+            opts=pulumi.ResourceOptions.merge(
+                self._in_namespace, pulumi.ResourceOptions(protect=True, depends_on=[guard])
+            ),
         )
 
     def _deployment(

@@ -145,19 +145,25 @@ def _one_or_many(singular: str, plural: str, values: tuple[str, ...]) -> dict[st
 HTTP_PORTS = ("80", "443")
 
 
-def cluster_security_rules(admin_cidrs: Sequence[str], ingress_ip: str, masters_cidr: str) -> list[SecurityRule]:
-    """The cluster subnet's inbound rules.
+def web_to_ingress_rule(ingress_ip: str) -> SecurityRule:
+    """The cluster subnet's first inbound rule: web traffic reaches only the ingress controller's address.
 
-    Web traffic reaches only the ingress controller's address. The cloud provider's load balancer rules use
-    floating IP, so packets arrive addressed to the public frontend. SSH and the Kubernetes API (443 on the
-    masters behind AKS Engine's master load balancer) are open only to the admin networks. The explicit deny of
-    `Internet` documents the default and sits above the platform's own allow rules for the VNet and the load
-    balancer probes, which must keep working.
+    The cloud provider's load balancer rules use floating IP, so packets arrive addressed to the public
+    frontend. It is the one rule that needs the ingress address, known only once the hub has allocated it.
+    """
+    return SecurityRule("allow-web-to-ingress", 100, "Allow", "Tcp", ("Internet",), (f"{ingress_ip}/32",), HTTP_PORTS,
+                        "HTTP and HTTPS from anywhere to the ingress controller")  # fmt: skip
+
+
+def admin_and_deny_rules(admin_cidrs: Sequence[str], masters_cidr: str) -> list[SecurityRule]:
+    """The cluster subnet's other inbound rules, which config alone decides (known in every preview).
+
+    SSH and the Kubernetes API (443 on the masters behind AKS Engine's master load balancer) are open only to
+    the admin networks. The explicit deny of `Internet` documents the default and sits above the platform's own
+    allow rules for the VNet and the load balancer probes, which must keep working.
     """
     admins = tuple(admin_cidrs)
     return [
-        SecurityRule("allow-web-to-ingress", 100, "Allow", "Tcp", ("Internet",), (f"{ingress_ip}/32",), HTTP_PORTS,
-                     "HTTP and HTTPS from anywhere to the ingress controller"),
         SecurityRule("allow-admin-kube-api", 110, "Allow", "Tcp", admins, (masters_cidr,), ("443",),
                      "Kubernetes API from the admin networks"),
         SecurityRule("allow-admin-ssh", 120, "Allow", "Tcp", admins, (masters_cidr,), ("22",),

@@ -17,6 +17,8 @@ majority it needs to keep a primary; with three members one may be drained at a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 REPLICA_SET = "rs0"
@@ -162,3 +164,23 @@ if (app.getUser(env.APP_USERNAME)) {
 }
 """
 """The mongosh script `MEMBER_SCRIPT` runs; credentials come from the environment (Secret references)."""
+
+
+VOLUME_SIZE_SETTING = "volumeSize"
+
+
+def volume_change_refusals(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Why the members' volume size cannot go from `old` to `new` (the database's ChangeGuard settings).
+
+    The size is in the StatefulSet's volume claim template, which Kubernetes does not let change: pulumi-kubernetes
+    plans a replacement of the StatefulSet for it (provider/pkg/provider/diff.go, `spec.volumeClaimTemplates`
+    forces a new object), which its protection refuses. Existing claims would keep their size either way.
+    """
+    before, after = old.get(VOLUME_SIZE_SETTING), new.get(VOLUME_SIZE_SETTING)
+    if before is None or before == after:
+        return []
+    return [
+        f"the database volume size cannot change from {before!r} to {after!r}: it is part of the StatefulSet's "
+        "volume claim template, which Kubernetes does not let change. Keep it; to grow the volumes, expand each "
+        "PersistentVolumeClaim (data-ratings-mongodb-<n>) with kubectl, one member at a time"
+    ]

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import pytest
 
-from aksengine.apimodel import settings_from_dict, validate
+from aksengine.apimodel import ClusterSettings, settings_from_dict, settings_to_dict, validate
 from aksengine.lifecycle import ClusterState, LifecycleInput
-from components.aks_engine_cluster import state_allowing
-from preview.engine import PROJECT_DIR, Registration, StackRun, is_secret
+from aksengine.refusals import cluster_change_refusals
+from preview.engine import PROJECT_DIR, Registration, StackRun, is_secret, stack_config
 from preview.render import as_json, as_tree
 from stacks.config import ConfigError
+from stacks.config import validate as validate_config
+from stacks.hub import HubConfig
 from tests.aksengine.testkit import FAKE_BIN
 from tests.conftest import config_of, run_with
 
@@ -144,6 +146,7 @@ def test_the_components_commands_drive_the_real_lifecycle(seattle: StackRun, tmp
         "PATH": f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}",
         "TMPDIR": str(tmp_path),
         "FAKE_AKSE_LOG": str(tmp_path / "calls.jsonl"),
+        "AKSENGINE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
         **inputs["environment"],
     }
 
@@ -169,23 +172,38 @@ def test_the_components_commands_drive_the_real_lifecycle(seattle: StackRun, tmp
     assert "offline-secret-armClientSecret" not in created.stderr + scaled.stderr
 
 
-def test_a_change_aks_engine_cannot_make_fails_the_preview_with_its_reasons(seattle: StackRun) -> None:
-    deployed = lifecycle_of(seattle).state["stdout"]
-    desired = desired_of(seattle)
-    assert state_allowing(deployed, json.dumps(desired)).settings == settings_from_dict(desired["settings"])
-
-    desired["settings"]["master_count"] = 5
-    desired["settings"]["agent_count"] = 4  # a possible change beside the impossible one
-    with pytest.raises(pulumi.RunError) as caught:
-        state_allowing(deployed, json.dumps(desired))
-    message = str(caught.value)
-    assert "(1 problem(s))" in message
-    assert "master_count: 5 -> not possible:" in message
+def test_the_settings_guard_holds_the_configured_settings_and_gates_the_lifecycle(seattle: StackRun) -> None:
+    guard = seattle.named("hub-seattle-settings-guard")
+    command = lifecycle_of(seattle)
+    assert guard.urn in command.dependencies
+    held = guard.plain_inputs["settings"]
+    assert (held["master_count"], held["dns_prefix"], held["agent_vm_size"]) == (3, "hub-seattle", "Standard_DS3_v2")
+    # The guard's provider carries the cluster's rule, by reference, for the dynamic-provider host to import.
+    assert b"aksengine.refusals" in base64.b64decode(guard.plain_inputs["__provider"])
+    assert b"cluster_change_refusals" in base64.b64decode(guard.plain_inputs["__provider"])
 
 
-def test_possible_changes_pass_the_preview(seattle: StackRun) -> None:
-    deployed = lifecycle_of(seattle).state["stdout"]
-    desired = desired_of(seattle)
-    desired["settings"]["agent_count"] = 6
-    desired["settings"]["kubernetes_version"] = "1.34.4"
-    assert state_allowing(deployed, json.dumps(desired)).agent_count == 3
+def test_the_kubernetes_provider_is_identified_by_the_cluster_not_its_kubeconfig(seattle: StackRun) -> None:
+    provider = seattle.named("hub-seattle-k8s")
+    identity = "aks-engine:3b8e4d2a-1c9f-4a7e-b6d5-0e1f2a3b4c5d/hub-seattle-cluster/hub-seattle"
+    assert provider.plain_inputs["clusterIdentifier"] == identity
+
+
+def test_refusals_name_the_setting_and_both_values() -> None:
+    settings = settings_to_dict(config_settings())
+    assert cluster_change_refusals(settings, settings) == []
+    assert cluster_change_refusals(settings, {**settings, "agent_count": 6, "kubernetes_version": "1.34.4"}) == []
+    (reason,) = cluster_change_refusals(settings, {**settings, "master_count": 5, "agent_count": 4})
+    assert reason.startswith("masterCount cannot change from 3 to 5: ")
+    # Numbers arrive from the engine as float64.
+    assert cluster_change_refusals(settings, {**settings, "master_count": 3.0}) == []
+    # A field the deployed settings did not have yet counts as unchanged.
+    older = {k: v for k, v in settings.items() if k != "max_pods"}
+    assert cluster_change_refusals(older, settings) == []
+
+
+def config_settings() -> ClusterSettings:
+    values, secrets = stack_config("hub-seattle")
+    plain = {k.removeprefix("stackhub-ha:"): v for k, v in values.items()}
+    hub = validate_config(HubConfig, "hub-seattle", plain, {k.removeprefix("stackhub-ha:") for k in secrets})
+    return hub.cluster_settings()

@@ -5,10 +5,24 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from preview.engine import StackRun, is_secret
+import pytest
+
+from preview.engine import StackRun, is_secret, is_unknown, offline_ip, run_stack
+from tests.conftest import shared_outputs
 
 SUB = "/subscriptions/3b8e4d2a-1c9f-4a7e-b6d5-0e1f2a3b4c5d/resourceGroups/hub-seattle-network"
 NET = f"{SUB}/providers/Microsoft.Network"
+INGRESS_IP_ID = f"{NET}/publicIPAddresses/hub-seattle-ingress-ip"
+# What ARM answers for the ingress IP (computed from its id, not read from anything the program exported).
+INGRESS_ADDRESS = offline_ip(INGRESS_IP_ID)
+# <hubName>-ingress.<region>.cloudapp.<fqdn>, from hubName, location and armEndpoint of Pulumi.hub-seattle.yaml.
+INGRESS_FQDN = "hub-seattle-ingress.seattle.cloudapp.azurestack.contoso.com"
+
+
+@pytest.fixture(scope="module")
+def first_preview() -> StackRun:
+    """A first `pulumi preview` of hub-seattle: nothing exists yet, so ARM has assigned no address."""
+    return run_stack("hub-seattle", stack_outputs={"shared": shared_outputs()}, mode="preview")
 
 
 def arm_by_name(run: StackRun) -> dict[str, dict[str, Any]]:
@@ -64,12 +78,41 @@ def test_vnet_declares_the_cluster_subnet_inline_with_the_nsg(seattle: StackRun)
 
 def test_nsg_rules_target_the_ingress_address_and_the_admin_networks(seattle: StackRun) -> None:
     rules = {r["name"]: r["properties"] for r in arm_by_name(seattle)["hub-seattle-nsg"]["properties"]["securityRules"]}
-    ingress_ip = seattle.plain_outputs["ingressIp"]
-    assert rules["allow-web-to-ingress"]["destinationAddressPrefix"] == f"{ingress_ip}/32"
+    assert rules["allow-web-to-ingress"]["destinationAddressPrefix"] == f"{INGRESS_ADDRESS}/32"
     assert rules["allow-web-to-ingress"]["destinationPortRanges"] == ["80", "443"]
     assert rules["allow-admin-ssh"]["sourceAddressPrefix"] == "10.250.10.0/24"
     assert rules["allow-admin-kube-api"]["destinationAddressPrefix"] == "10.10.3.224/28"
     assert rules["deny-internet-inbound"]["access"] == "Deny"
+
+
+def test_a_first_preview_leaves_the_ingress_address_and_what_uses_it_unknown(first_preview: StackRun) -> None:
+    # The dynamic provider echoes the inputs as the state of a resource it would create, and `server_properties`
+    # is never an input: nothing ARM assigns may preview as a known (and wrong) value, such as an empty address.
+    ip = first_preview.named("hub-seattle-ingress-ip")
+    assert ip.op == "create"
+    assert "server_properties" not in ip.state
+    assert "ipAddress" not in ip.state["properties"]
+    outputs = first_preview.outputs
+    assert is_unknown(outputs["ingressIp"])
+    assert is_unknown(outputs["ingressFqdn"])
+    # The NSG's rules hold the address: they are unknown until ARM has assigned it.
+    nsg = arm_by_name(first_preview)["hub-seattle-nsg"]
+    assert is_unknown(nsg["properties"]["securityRules"])
+    # What the program decides alone is known: every resource id, the VNet with its subnet and NSG association.
+    created = {name: i["resource_id"] for name, i in arm_by_name(first_preview).items()}
+    assert created == {
+        "hub-seattle-rg": SUB,
+        "hub-seattle-ingress-ip": INGRESS_IP_ID,
+        "hub-seattle-nsg": f"{NET}/networkSecurityGroups/hub-seattle-cluster-nsg",
+        "hub-seattle-vnet": f"{NET}/virtualNetworks/hub-seattle-vnet",
+    }
+    assert outputs["ingressIpId"] == INGRESS_IP_ID
+    assert outputs["vnetId"] == f"{NET}/virtualNetworks/hub-seattle-vnet"
+    assert outputs["clusterSubnetId"] == f"{NET}/virtualNetworks/hub-seattle-vnet/subnets/cluster"
+    assert arm_by_name(first_preview)["hub-seattle-vnet"]["properties"]["subnets"][0]["properties"] == {
+        "addressPrefix": "10.10.0.0/22",
+        "networkSecurityGroup": {"id": f"{NET}/networkSecurityGroups/hub-seattle-cluster-nsg"},
+    }
 
 
 def test_computed_values_are_read_from_an_output_that_is_never_an_input(seattle: StackRun) -> None:
@@ -111,7 +154,20 @@ def test_exported_contract(seattle: StackRun) -> None:
     assert outputs["firstConsecutiveStaticIp"] == "10.10.3.224"
     assert ipaddress.ip_address(outputs["firstConsecutiveStaticIp"]) in ipaddress.ip_network("10.10.0.0/22")
     assert outputs["addressSpaces"] == ["10.10.0.0/16"]
-    assert outputs["ingressIpId"] == f"{NET}/publicIPAddresses/hub-seattle-ingress-ip"
-    assert outputs["ingressFqdn"] == "hub-seattle-ingress.seattle.cloudapp.azurestack.contoso.com"
+    assert outputs["ingressIpId"] == INGRESS_IP_ID
+    assert outputs["ingressIp"] == INGRESS_ADDRESS
+    assert outputs["ingressFqdn"] == INGRESS_FQDN
     assert (outputs["hubName"], outputs["location"], outputs["resourceGroup"]) == (
         "hub-seattle", "seattle", "hub-seattle-network")  # fmt: skip
+
+
+def test_a_first_preview_knows_the_admin_network_rules(first_preview: StackRun) -> None:
+    rules = arm_by_name(first_preview)["hub-seattle-nsg"]["properties"]["securityRules"]
+    # Only the web rule waits for the address the hub allocates.
+    assert isinstance(rules, list)
+    assert is_unknown(rules[0])
+    known = {r["name"]: r["properties"] for r in rules[1:]}
+    assert known["allow-admin-ssh"]["sourceAddressPrefix"] == "10.250.10.0/24"
+    assert known["allow-admin-kube-api"]["sourceAddressPrefix"] == "10.250.10.0/24"
+    assert known["allow-admin-kube-api"]["destinationAddressPrefix"] == "10.10.3.224/28"
+    assert known["deny-internet-inbound"]["access"] == "Deny"

@@ -6,11 +6,13 @@ import pytest
 
 from planning.network import (
     Overlap,
-    cluster_security_rules,
+    SecurityRule,
+    admin_and_deny_rules,
     master_block,
     node_capacity,
     overlaps,
     subnet_problems,
+    web_to_ingress_rule,
 )
 
 
@@ -57,10 +59,13 @@ def test_overlaps_lists_every_overlapping_pair_once() -> None:
     assert overlaps({"hub-a": ["10.10.0.0/16"], "hub-b": ["10.20.0.0/16"]}) == []
 
 
+def subnet_rules(admins: list[str], ingress_ip: str, masters: str) -> list[SecurityRule]:
+    """The rule list as HubNetwork declares it: the web rule first, then the admin and deny rules."""
+    return [web_to_ingress_rule(ingress_ip), *admin_and_deny_rules(admins, masters)]
+
+
 def test_security_rules_open_web_to_the_ingress_only_and_admin_ports_to_the_masters_only() -> None:
-    rules = {
-        r.name: r for r in cluster_security_rules(["10.250.0.0/24", "10.251.0.0/24"], "203.0.113.7", "10.1.0.224/28")
-    }
+    rules = {r.name: r for r in subnet_rules(["10.250.0.0/24", "10.251.0.0/24"], "203.0.113.7", "10.1.0.224/28")}
     web, api, ssh, deny = (rules[n] for n in ("allow-web-to-ingress", "allow-admin-kube-api", "allow-admin-ssh",
                                               "deny-internet-inbound"))  # fmt: skip
     assert (web.sources, web.destinations, web.ports, web.protocol) == (
@@ -87,7 +92,7 @@ def test_security_rules_open_web_to_the_ingress_only_and_admin_ports_to_the_mast
 
 
 def test_rule_to_arm_uses_singular_or_plural_fields_never_both() -> None:
-    web, api, *_ = cluster_security_rules(["10.250.0.0/24"], "203.0.113.7", "10.1.0.224/28")
+    web, api, *_ = subnet_rules(["10.250.0.0/24"], "203.0.113.7", "10.1.0.224/28")
     web_props = web.to_arm()["properties"]
     assert web_props["destinationPortRanges"] == ["80", "443"]
     assert "destinationPortRange" not in web_props

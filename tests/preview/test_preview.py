@@ -8,10 +8,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pulumi
 import pytest
+from pulumi_azure_native.resources import ResourceGroup
 
 from preview.__main__ import main as preview_main
-from preview.engine import PROJECT_DIR, StackRun, is_secret, run_stack_with_references, stack_config
+from preview.engine import (
+    PROJECT_DIR,
+    is_secret,
+    registered_by_failed_run,
+    run_stack,
+    run_stack_with_references,
+    stack_config,
+)
 from stacks.config import ConfigError
 from tests.conftest import config_of, run_with
 
@@ -32,12 +41,13 @@ def test_json_preview_lists_the_network_at_hybrid_api_versions_and_redacts_secre
     result = preview("hub-seattle", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"project", "stack", "resources", "outputs"}
+    assert set(document) == {"project", "stack", "resources", "deletes", "outputs", "errors"}
     assert (document["project"], document["stack"]) == ("stackhub-ha", "hub-seattle")
     arm = [r for r in document["resources"] if "resource_id" in r["inputs"]]
     assert {r["inputs"]["api_version"] for r in arm} == {"2019-10-01", "2018-11-01"}
     for resource in document["resources"]:
-        assert set(resource) == {"urn", "type", "name", "parent", "inputs", "dependencies"}
+        assert set(resource) == {"urn", "type", "name", "parent", "op", "inputs", "dependencies"}
+        assert resource["op"] == "create"
         assert "__provider" not in resource["inputs"]
     assert all(r["inputs"]["client_secret"] == "[secret]" for r in arm)
     assert "offline-secret" not in result.stdout
@@ -76,13 +86,55 @@ def test_unknown_role_is_refused_before_anything_is_registered() -> None:
 
 
 def test_bad_config_registers_no_resource() -> None:
-    registered: list[StackRun] = []
-    with pytest.raises(ConfigError):
-        registered.append(run_with("hub-seattle", config_of("hub-seattle", vnetCidr="bad")))
-    # The failed run recorded nothing; a good run afterwards in the same process records its own resources only.
+    with pytest.raises(ConfigError) as caught:
+        run_with("hub-seattle", config_of("hub-seattle", vnetCidr="bad"))
+    assert registered_by_failed_run(caught.value) == ()
+
+    # A failure after resources were declared is reported with them: the record is real, not always empty.
+    def failing_program() -> None:
+        pulumi.export("before", "x")
+        ResourceGroup("declared-first", resource_group_name="rg")
+        raise pulumi.RunError("fails after one resource")
+
+    with pytest.raises(pulumi.RunError) as late:
+        run_stack("shared", program=failing_program)
+    assert [urn.rsplit("::", 1)[-1] for urn in registered_by_failed_run(late.value)] == ["declared-first"]
+    # A good run afterwards in the same process records its own resources only.
     good = run_stack_with_references("hub-seattle")
-    assert registered == []
     assert len(good.arm()) == 4
+
+
+def test_an_update_preview_from_a_saved_state(tmp_path: Path) -> None:
+    state = tmp_path / "seattle.json"
+    up = preview("hub-seattle", "--up", "--save-state", str(state))
+    assert up.returncode == 0, up.stderr
+    assert '"4dabf18193072939515e22adb298388d"' in state.read_text()  # secrets keep Pulumi's secret mark
+    same = preview("hub-seattle", "--state", str(state))
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.rstrip().endswith("Resources: 61 unchanged")
+    # A first preview leaves unknown what only exists after an up; the update preview shows the deployed values.
+    first = preview("hub-seattle")
+    assert 'ingressIp: "(known after pulumi up)"' in first.stdout
+    assert 'ingressIp: "203.0.113.' in same.stdout
+
+
+def test_an_update_preview_that_the_engine_refuses_exits_1_with_the_reasons(tmp_path: Path) -> None:
+    state = tmp_path / "seattle.json"
+    assert preview("hub-seattle", "--up", "--save-state", str(state)).returncode == 0
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    stack_file = (PROJECT_DIR / "Pulumi.hub-seattle.yaml").read_text() + "  stackhub-ha:masterCount: 5\n"
+    (project / "Pulumi.hub-seattle.yaml").write_text(stack_file)
+    (project / "Pulumi.shared.yaml").write_text((PROJECT_DIR / "Pulumi.shared.yaml").read_text())
+    refused = preview("hub-seattle", "--state", str(state), "--project-dir", str(project))
+    assert refused.returncode == 1
+    assert "~ pulumi-python:dynamic:Resource  hub-seattle-settings-guard" in refused.stdout
+    assert "error: pulumi-python:dynamic:Resource resource 'hub-seattle-settings-guard' has a problem: " in (
+        refused.stdout
+    )
+    assert "masterCount cannot change from 3 to 5" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr
 
 
 def test_credentials_may_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
