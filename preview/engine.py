@@ -403,9 +403,11 @@ def _generated(type_: str, name: str, inputs: Mapping[str, Any]) -> dict[str, An
         return _ssh_key(name)
     if type_ == RANDOM_PASSWORD_TYPE:
         return {"result": offline_password(name, int(inputs["length"]))}
-    environment = unwrap(inputs.get("environment")) or {}
-    if type_ == COMMAND_TYPE and isinstance(environment.get("AKSENGINE_DESIRED"), str):
-        return {"stdout": _aks_engine_stdout(environment["AKSENGINE_DESIRED"])}
+    if type_ == COMMAND_TYPE:
+        environment = unwrap(inputs.get("environment")) or {}
+        desired = environment.get("AKSENGINE_DESIRED")
+        # Another command ran nothing offline: it printed nothing.
+        return {"stdout": _aks_engine_stdout(desired) if isinstance(desired, str) else "", "stderr": ""}
     return {}
 
 
@@ -595,16 +597,20 @@ class OfflineMonitor(mocks.MockMonitor):
             return Diff(), goal.inputs
         status = self.providers.get(provider_urn(goal.provider))
         if status is not None and not status.config_known:
-            # provider_plugin.go Check returns the news unchanged, Diff gives DiffUnknown.
-            unknown_config = input_diff(old.inputs if old else {}, goal.inputs, "engine input diff (config unknown)")
-            return unknown_config, goal.inputs
-        checked = goal.inputs
-        if goal.type == DYNAMIC_TYPE:
+            # provider_plugin.go: Check returns the news unchanged when the configuration is unknown.
+            checked = goal.inputs
+        elif goal.type == DYNAMIC_TYPE:
             checked = self._dynamic_check(goal, old)
+        else:
+            checked = goal.inputs
         if old is None:
             return Diff(), checked
         if status is not None and status.replaced:
+            # step_generator.go `diff` asks providerChanged before the provider's own Diff.
             return Diff(("provider",), ("provider",), source="step_generator.go providerChanged"), checked
+        if status is not None and not status.config_known:
+            # provider_plugin.go Diff gives DiffUnknown; step_generator.go diffResource then diffs the inputs.
+            return input_diff(old.inputs, checked, "engine input diff (provider config unknown)"), checked
         if goal.type == DYNAMIC_TYPE:
             return self._dynamic_diff(goal, old, checked), checked
         return provider_diff(

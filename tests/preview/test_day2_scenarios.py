@@ -129,14 +129,17 @@ def test_changing_the_admin_networks_updates_only_the_security_group() -> None:
 
 
 @pytest.fixture
-def newer_kured(monkeypatch: pytest.MonkeyPatch) -> None:
+def newer_kured(monkeypatch: pytest.MonkeyPatch) -> StackState:
+    """The deployed state with today's charts; from here on the program asks for a newer kured chart."""
+    prior = deployed()  # before the patch: the cached deployment must not see the newer chart
     default = PlatformCharts()
     newer = PlatformCharts(kured=dataclasses.replace(default.kured, version="6.2.0"))
     monkeypatch.setattr(stacks.hub, "PlatformCharts", lambda: newer)
+    return prior
 
 
-def test_a_chart_version_updates_its_release(newer_kured: None) -> None:
-    run = preview_change(deployed())
+def test_a_chart_version_updates_its_release(newer_kured: StackState) -> None:
+    run = preview_change(newer_kured)
     assert_nothing_holding_data_replaced(run)
     steps = changed(run)
     (kured,) = [name for name in steps if name.endswith("kured")]
@@ -219,3 +222,34 @@ def test_a_first_preview_of_the_global_stack_points_the_cname_at_the_profiles_na
     # The profile's computed fqdn is unknown before it exists; Traffic Manager's naming rule gives it.
     assert "fqdn" not in run.named("traffic-profile").state.get("dnsConfig", {})
     assert run.named("traffic-cname").plain_inputs["cnameRecord"] == {"cname": f"{relative}.trafficmanager.net"}
+
+
+def test_a_new_cluster_identity_replaces_the_provider_and_so_everything_on_it() -> None:
+    run = preview_change(deployed(), dnsPrefix="seattle2")
+    provider = of_type(run, K8S_PROVIDER)
+    assert (provider.op, provider.diff.replaces) == ("replace", ("clusterIdentifier",))
+    on_provider = [r for r in run.resources if r.provider.rsplit("::", 1)[0] == provider.urn]
+    assert len(on_provider) > 20
+    assert {(r.op, r.diff.replaces) for r in on_provider} == {("replace", ("provider",))}
+    protected = {r.urn for r in on_provider if r.protect}
+    assert {r.name for r in on_provider if r.protect} >= {"hub-seattle-mongodb", "hub-seattle-database-storage"}
+    refused = {e.split("\n")[0].removeprefix("unable to replace resource ") for e in run.errors if "protection" in e}
+    assert protected <= refused
+
+
+def test_switching_log_shipping_off_deletes_its_releases_and_nothing_else() -> None:
+    run = preview_change(deployed(), logShipping=False)
+    assert run.errors == []
+    deleted = {d.urn.rsplit("::", 1)[-1] for d in run.deleted}
+    assert deleted
+    assert all("fluent" in name or "log" in name for name in deleted), deleted
+    assert "replace" not in changed(run).values()
+
+
+def test_a_protected_resource_the_program_no_longer_declares_is_a_refused_delete() -> None:
+    prior = deployed()
+    (database,) = [r for r in prior if r.urn.endswith("::hub-seattle-mongodb")]
+    renamed = dataclasses.replace(database, urn=database.urn.replace("hub-seattle-mongodb", "hub-seattle-old-mongodb"))
+    run = preview_change(dataclasses.replace(prior, resources=(*prior.resources, renamed)))
+    assert [d.urn for d in run.deleted] == [renamed.urn]
+    assert run.errors == [f"resource {renamed.urn} cannot be deleted\nbecause it is protected"]
