@@ -9,7 +9,7 @@ A chart source is one of three things, and Helm (inside pulumi-kubernetes) treat
 A hub that cannot reach the internet uses `PlatformCharts.mirrored(...)` (a private OCI registry, e.g. the shared
 registry) or `PlatformCharts.local(...)`. The nginx-ingress chart must be repackaged with a self-contained values
 schema before it is mirrored: its published schema points at remote `$ref`s that Helm downloads during install
-(nginx/kubernetes-ingress issue 7193), and a Release cannot skip schema validation. The README shows how.
+(nginx/kubernetes-ingress issue 7193), and a Release cannot skip schema validation. docs/platform.md shows how.
 """
 
 from __future__ import annotations
