@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
+# check-jsonschema and zizmor, which tests/pipelines runs on the CI files, in a venv of their own.
+TOOLS := .tools/ci
 
-.PHONY: preview test lint typecheck unit bench clean
+.PHONY: preview test lint typecheck unit bench clean ci-tools
 
 # The venv is rebuilt whenever a requirements file is newer than the stamp.
 $(VENV)/.stamp-runtime: requirements.txt
@@ -16,11 +17,16 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-runtime requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
+$(TOOLS)/.stamp: requirements-ci-tools.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-ci-tools.txt
+	touch $@
+
+ci-tools: $(TOOLS)/.stamp
+
+# Every stack in one process: a stack the others reference is deployed offline once.
 preview: $(VENV)/.stamp-runtime
-	@for stack in $(STACKS); do \
-	  echo "== pulumi preview (offline) $$stack"; \
-	  $(PY) -m preview $$stack || exit 1; \
-	done
+	$(PY) -m preview --all
 
 lint: $(VENV)/.stamp-dev
 	$(PY) -m ruff check .
@@ -29,7 +35,7 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(PY) -m mypy .
 
-unit: $(VENV)/.stamp-dev
+unit: $(VENV)/.stamp-dev $(TOOLS)/.stamp
 	$(PY) -m pytest -q -n 2
 
 test: lint typecheck unit

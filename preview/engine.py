@@ -14,6 +14,7 @@ import atexit
 import base64
 import hashlib
 import json
+import os
 import re
 import threading
 import uuid
@@ -49,7 +50,7 @@ from preview.providers import (
     provider_diff,
     under,
 )
-from preview.state import ResourceState, StackState, provider_urn
+from preview.state import ResourceState, StackState, from_export_outputs, provider_urn, to_export_outputs
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 SECRET_SIG = rpc._special_secret_sig
@@ -101,6 +102,10 @@ class StackRun:
     """Resources of the prior state the program no longer declares (delete steps)."""
     errors: list[str] = field(default_factory=list)
     """What makes the engine refuse the plan (protected replacements and deletions, check failures)."""
+    prior_given: bool = False
+    """Whether the run started from a prior state (an update) rather than from nothing."""
+    prior_outputs: dict[str, Any] = field(default_factory=dict)
+    """The stack outputs of the prior state."""
 
     def state(self) -> StackState:
         """The state this offline `up` leaves, for a later preview (a preview has none: its values are unknown)."""
@@ -794,6 +799,8 @@ def run_stack(
         mode=mode,
         deleted=deleted,
         errors=list(monitor.errors),
+        prior_given=prior is not None,
+        prior_outputs=dict(prior.outputs) if prior is not None else {},
     )
 
 
@@ -812,7 +819,12 @@ class StackReferenceError(Exception):
 
 
 def run_stack_with_references(
-    stack: str, *, project_dir: Path = PROJECT_DIR, mode: Mode = "up", prior: StackState | None = None
+    stack: str,
+    *,
+    project_dir: Path = PROJECT_DIR,
+    mode: Mode = "up",
+    prior: StackState | None = None,
+    deployed: dict[str, dict[str, Any]] | None = None,
 ) -> StackRun:
     """Run a stack offline after an offline `up` of every stack its StackReferences name.
 
@@ -820,20 +832,26 @@ def run_stack_with_references(
     deployments; only the stack itself runs in `mode` (from `prior`, when given). Which stacks a program
     references is only known by running it, so a run that meets references it has no outputs for is
     discarded: those stacks are run (recursively) and the stack is run again with their outputs. A stack
-    without references runs once.
+    without references runs once. `deployed` caches the outputs of those offline ups by stack name: a caller
+    that runs several stacks passes one dict, and each referenced stack is deployed once.
     """
-    return _run_resolving(stack, project_dir, (), mode, prior)
+    return _run_resolving(stack, project_dir, (), mode=mode, prior=prior, deployed={} if deployed is None else deployed)
 
 
 def _run_resolving(
-    stack: str, project_dir: Path, chain: tuple[str, ...], mode: Mode = "up", prior: StackState | None = None
+    stack: str,
+    project_dir: Path,
+    chain: tuple[str, ...],
+    *,
+    mode: Mode,
+    prior: StackState | None,
+    deployed: dict[str, dict[str, Any]],
 ) -> StackRun:
-    resolved: dict[str, dict[str, Any]] = {}
     while True:
         missing: set[str] = set()
         try:
             run = run_stack(
-                stack, stack_outputs=resolved, project_dir=project_dir, missing_references=missing, mode=mode,
+                stack, stack_outputs=deployed, project_dir=project_dir, missing_references=missing, mode=mode,
                 prior=prior,
             )  # fmt: skip
             if not missing:
@@ -850,4 +868,35 @@ def _run_resolving(
                 raise StackReferenceError(
                     f"stack {stack!r} references stack {name!r}, which has no Pulumi.{name}.yaml to run offline"
                 )
-            resolved[name] = _run_resolving(name, project_dir, (*chain, stack)).outputs
+            deployed[name] = _deployed_outputs(name, project_dir, (*chain, stack), deployed)
+
+
+CACHE_DIR = ".cache/offline-outputs"
+"""Where the outputs of referenced stacks' offline ups are kept, per project, keyed by what decides them."""
+
+
+def _deployed_outputs(
+    stack: str, project_dir: Path, chain: tuple[str, ...], deployed: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A referenced stack's outputs after an offline up, from the cache when the program, its stack files and the
+    pinned requirements are byte for byte those that made them (an offline up is deterministic)."""
+    cached = project_dir / CACHE_DIR / f"{stack}-{source_digest(project_dir)}.json"
+    if cached.is_file():
+        return dict(from_export_outputs(json.loads(cached.read_text(encoding="utf-8"))))
+    outputs = _run_resolving(stack, project_dir, chain, mode="up", prior=None, deployed=deployed).outputs
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_suffix(f".{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(to_export_outputs(outputs)), encoding="utf-8")
+    temporary.replace(cached)
+    return outputs
+
+
+def source_digest(project_dir: Path) -> str:
+    """sha256 over every file that decides an offline up: the program's Python, stack files, requirements."""
+    root = project_dir.resolve()
+    digest = hashlib.sha256()
+    files = [*root.glob("Pulumi*.yaml"), *root.glob("requirements*.txt")]
+    files += [f for f in root.rglob("*.py") if not f.relative_to(root).parts[0].startswith((".", "tests"))]
+    for path in sorted(files):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:24]

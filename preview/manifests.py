@@ -12,6 +12,7 @@ Helm releases are not objects: what they would render depends on the chart. Thei
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -137,5 +138,67 @@ def write_manifests(run: StackRun, out_dir: Path) -> list[Path]:
             f"namespace {details['namespace']} (values only; the chart renders the objects)\n"
         )
         path.write_text(header + yaml.safe_dump(details["values"], sort_keys=False, default_flow_style=False))
+        written.append(path)
+    return written
+
+
+_ARM_BODY_KEYS = ("location", "tags", "sku", "kind", "properties")
+
+
+def arm_requests(run: StackRun) -> list[dict[str, Any]]:
+    """The requests an `up` of this plan sends to the hub's ARM API, in order: a PUT for each created, updated
+    or replaced ARM resource (its body: location, tags, sku, kind, properties), a DELETE for each deleted one."""
+    requests: list[dict[str, Any]] = []
+    for resource in run.arm():
+        if resource.op not in ("create", "update", "replace"):
+            continue
+        inputs = resource.inputs
+        body = {
+            key: _shown(inputs[key]) for key in ("location", "tags", "sku", "kind", "properties") if inputs.get(key)
+        }
+        requests.append({
+            "method": "PUT",
+            "path": _shown(inputs["resource_id"]),
+            "apiVersion": _shown(inputs.get("api_version")),
+            "body": body,
+        })  # fmt: skip
+    for gone in run.deleted:
+        if "resource_id" in gone.inputs:
+            requests.append({
+                "method": "DELETE",
+                "path": _shown(gone.inputs["resource_id"]),
+                "apiVersion": _shown(gone.inputs.get("api_version")),
+            })  # fmt: skip
+    return requests
+
+
+def aks_engine_apimodels(run: StackRun) -> dict[str, dict[str, Any]]:
+    """The apimodel AKS Engine would be given for each cluster, by resource name (it holds no secret: the
+    service principal's secret is a placeholder the lifecycle fills in a private file)."""
+    from aksengine.apimodel import build_apimodel, settings_from_dict  # noqa: PLC0415
+
+    models: dict[str, dict[str, Any]] = {}
+    for command in run.by_type("command:local:Command"):
+        environment = _shown(command.inputs.get("environment")) or {}
+        desired = environment.get("AKSENGINE_DESIRED") if isinstance(environment, dict) else None
+        if isinstance(desired, str) and desired != UNKNOWN:
+            models[command.name] = build_apimodel(settings_from_dict(json.loads(desired)["settings"]))
+    return models
+
+
+def write_artifacts(run: StackRun, out_dir: Path) -> list[Path]:
+    """Everything a reviewer may read beside the comment: the manifests and Helm values (`write_manifests`),
+    `aksengine/<cluster>.apimodel.json`, and `arm/<nn>-<method>-<name>.json` for each hub ARM request."""
+    written = write_manifests(run, out_dir)
+    for name, model in aks_engine_apimodels(run).items():
+        path = out_dir / "aksengine" / f"{name}.apimodel.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(model, indent=2) + "\n")
+        written.append(path)
+    for number, request in enumerate(arm_requests(run), 1):
+        name = str(request["path"]).rsplit("/", 1)[-1]
+        path = out_dir / "arm" / f"{number:02d}-{request['method'].lower()}-{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(request, indent=2) + "\n")
         written.append(path)
     return written

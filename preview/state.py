@@ -151,6 +151,16 @@ def from_export(document: Any) -> StackState:
     return StackState(project, stack, resources, _decode(root.get("outputs") or {}))
 
 
+def to_export_outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack outputs as a deployment export writes them (secrets as `plaintext`)."""
+    return dict(_encode(outputs))
+
+
+def from_export_outputs(document: Mapping[str, Any]) -> dict[str, Any]:
+    """Stack outputs read back from `to_export_outputs`."""
+    return dict(_decode(document))
+
+
 def _encode(value: Any) -> Any:
     if isinstance(value, Mapping) and value.get(SIG_KEY) == SECRET_SIG:
         return {SIG_KEY: SECRET_SIG, "plaintext": json.dumps(_encode(value["value"]))}

@@ -13,16 +13,20 @@ from typing import Any
 import pytest
 
 from preview.__main__ import main as preview_main
+from preview.digest import stack_outputs
 from preview.engine import (
+    CACHE_DIR,
     PROJECT_DIR,
     StackReferenceError,
     is_unknown,
     offline_ip,
     run_stack,
     run_stack_with_references,
+    source_digest,
     stack_config,
     stack_names,
 )
+from preview.state import from_export_outputs
 
 PREFIX = "stackhub-ha:"
 
@@ -64,8 +68,10 @@ def ingress_address(hub_stack: str) -> str:
 
 
 def one(document: dict[str, Any], type_: str) -> dict[str, Any]:
-    """The one resource of this type in a `--json` document."""
-    found: list[dict[str, Any]] = [r for r in document["resources"] if r["type"] == type_]
+    """The new state of the one resource of this type in a `--json` document (Pulumi's preview digest)."""
+    found: list[dict[str, Any]] = [
+        s["newState"] for s in document["steps"] if s["newState"] and s["newState"]["type"] == type_
+    ]
     (resource,) = found
     return resource
 
@@ -82,7 +88,7 @@ def test_endpoint_targets_are_the_hub_previews_ingress_ips() -> None:
     expected = {setting(hub, "hubName"): ingress_address(hub) for hub in hub_stacks}
     assert len(set(expected.values())) == len(hub_stacks) == 2
     assert targets == expected
-    assert document["outputs"]["endpointTargets"] == expected
+    assert stack_outputs(document)["endpointTargets"] == expected
     # The CNAME goes into the shared stack's zone, in the shared stack's resource group (its stack file).
     record = one(document, "azure-native:dns:RecordSet")
     zone = setting("shared", "dnsZoneName")
@@ -102,7 +108,7 @@ def test_the_cname_points_at_the_profiles_trafficmanager_name() -> None:
     profile_fqdn = f"{setting('global', 'dnsRelativeName')}.trafficmanager.net"
     assert profile_fqdn == "contoso-ratings.trafficmanager.net"
     assert one(document, "azure-native:dns:RecordSet")["inputs"]["cnameRecord"] == {"cname": profile_fqdn}
-    assert document["outputs"]["profileFqdn"] == profile_fqdn
+    assert stack_outputs(document)["profileFqdn"] == profile_fqdn
     assert "offline-secret" not in result.stdout
 
 
@@ -117,7 +123,7 @@ def test_the_tree_preview_of_the_global_stack() -> None:
 def test_the_shared_preview_redacts_every_credential() -> None:
     result = preview("shared", "--json")
     assert result.returncode == 0, result.stderr
-    outputs = json.loads(result.stdout)["outputs"]
+    outputs = stack_outputs(json.loads(result.stdout))
     for key in ("registryPullPassword", "logsClientSecret", "backupSasToken"):
         assert outputs[key] == "[secret]"
     assert "offline-secret" not in result.stdout
@@ -199,3 +205,20 @@ def test_a_stack_with_references_gives_what_run_stack_gives_with_their_outputs()
     assert with_references.outputs == expected.outputs
     assert {r.urn: r.inputs for r in with_references.resources} == {r.urn: r.inputs for r in expected.resources}
     assert {r.urn: r.state for r in with_references.resources} == {r.urn: r.state for r in expected.resources}
+
+
+def test_referenced_outputs_come_from_the_cache_only_while_the_sources_are_unchanged(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("Pulumi.yaml", "Pulumi.shared.yaml", "Pulumi.hub-seattle.yaml", "requirements.txt"):
+        (project / name).write_text((PROJECT_DIR / name).read_text())
+    before = source_digest(project)
+    shared = project / "Pulumi.shared.yaml"
+    shared.write_text(shared.read_text().replace("contosoratings", "contosoratings2"))
+    assert source_digest(project) != before
+    # What the cache hands back is what an offline up gives.
+    first = run_stack_with_references("hub-seattle")
+    second = run_stack_with_references("hub-seattle")
+    assert first.outputs == second.outputs
+    cached = PROJECT_DIR / CACHE_DIR / f"shared-{source_digest(PROJECT_DIR)}.json"
+    assert from_export_outputs(json.loads(cached.read_text())) == run_stack("shared").outputs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from pulumi_azure_native.resources import ResourceGroup
 
 from preview.__main__ import main as preview_main
+from preview.__main__ import stack_references
 from preview.engine import (
     PROJECT_DIR,
     is_secret,
@@ -41,14 +43,17 @@ def test_json_preview_lists_the_network_at_hybrid_api_versions_and_redacts_secre
     result = preview("hub-seattle", "--json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert set(document) == {"project", "stack", "resources", "deletes", "outputs", "errors"}
-    assert (document["project"], document["stack"]) == ("stackhub-ha", "hub-seattle")
-    arm = [r for r in document["resources"] if "resource_id" in r["inputs"]]
+    # Pulumi's preview digest (pkg/display/json.go) plus the policy events and our reviewer's additions.
+    assert set(document) >= {"config", "steps", "diagnostics", "duration", "changeSummary", "maybeCorrupt"}
+    assert (document["stackhubHa"]["project"], document["stackhubHa"]["stack"]) == ("stackhub-ha", "hub-seattle")
+    arm = [s["newState"] for s in document["steps"] if "resource_id" in s["newState"]["inputs"]]
     assert {r["inputs"]["api_version"] for r in arm} == {"2019-10-01", "2018-11-01"}
-    for resource in document["resources"]:
-        assert set(resource) == {"urn", "type", "name", "parent", "op", "inputs", "dependencies"}
-        assert resource["op"] == "create"
-        assert "__provider" not in resource["inputs"]
+    for step in document["steps"]:
+        assert set(step) == {
+            "op", "urn", "provider", "oldState", "newState", "diffReasons", "replaceReasons", "detailedDiff",
+        }  # fmt: skip
+        assert (step["op"], step["oldState"]) == ("create", None)
+        assert "__provider" not in step["newState"]["inputs"]
     assert all(r["inputs"]["client_secret"] == "[secret]" for r in arm)
     assert "offline-secret" not in result.stdout
 
@@ -152,3 +157,45 @@ def test_secure_values_in_stack_files_become_secrets_offline() -> None:
     values, secrets = stack_config("hub-denver")
     assert secrets == {"stackhub-ha:armClientSecret"}
     assert values["stackhub-ha:armClientSecret"] == "offline-secret-armClientSecret"
+
+
+def test_out_writes_the_apimodel_and_each_hub_arm_request_without_secrets(tmp_path: Path) -> None:
+    result = preview("hub-seattle", "--up", "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    model = json.loads((tmp_path / "aksengine" / "hub-seattle-aks-engine.apimodel.json").read_text())
+    properties = model["properties"]
+    assert properties["masterProfile"]["count"] == 3
+    assert properties["orchestratorProfile"]["orchestratorVersion"] == "1.33.10"
+    assert "offline-secret" not in json.dumps(model)
+    requests = sorted((tmp_path / "arm").glob("*.json"))
+    # A first deployment PUTs the group, the ingress address, the NSG and the VNet, in registration order.
+    assert [p.name for p in requests] == [
+        "01-put-hub-seattle-network.json",
+        "02-put-hub-seattle-ingress-ip.json",
+        "03-put-hub-seattle-cluster-nsg.json",
+        "04-put-hub-seattle-vnet.json",
+    ]
+    nsg = json.loads(requests[2].read_text())
+    assert (nsg["method"], nsg["apiVersion"]) == ("PUT", "2018-11-01")
+    assert nsg["path"].endswith("/networkSecurityGroups/hub-seattle-cluster-nsg")
+    rules = {r["name"] for r in nsg["body"]["properties"]["securityRules"]}
+    assert "allow-web-to-ingress" in rules
+    everything = "".join(p.read_text() for p in tmp_path.rglob("*") if p.is_file())
+    assert "offline-secret" not in everything
+    # The ARM requests carry the body only: the credential the provider holds is not part of any request.
+    assert all("client_secret" not in p.read_text() for p in requests)
+
+
+def test_mermaid_shows_the_components_and_for_the_global_stack_its_fan_in_over_the_hubs() -> None:
+    result = preview("global", "--mermaid")
+    assert result.returncode == 0, result.stderr
+    graphs = result.stdout.split("```mermaid")[1:]
+    assert len(graphs) == 2
+    fan_in = graphs[1]
+    names = dict(re.findall(r'(n\d+)\["([\w-]+)"\]', fan_in))
+    edges = {(names[a], names[b]) for a, b in re.findall(r"(n\d+) --> (n\d+)", fan_in)}
+    assert edges == {
+        ("hub-seattle", "global"), ("hub-denver", "global"), ("shared", "global"),
+        ("shared", "hub-seattle"), ("shared", "hub-denver"),
+    }  # fmt: skip
+    assert stack_references(PROJECT_DIR)["global"] == ["shared", "hub-seattle", "hub-denver"]
