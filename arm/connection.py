@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from azure.core import PipelineClient
@@ -18,8 +18,9 @@ from azure.core.credentials import TokenCredential
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline.policies import RetryPolicy
 from azure.core.rest import HttpRequest
-from azure.identity import ClientSecretCredential
-from azure.mgmt.resource.resources import ResourceManagementClient
+
+if TYPE_CHECKING:
+    from azure.mgmt.resource.resources import ResourceManagementClient
 
 IdentitySystem = Literal["azure_ad", "adfs"]
 IDENTITY_SYSTEMS: tuple[IdentitySystem, ...] = ("azure_ad", "adfs")
@@ -135,6 +136,9 @@ def credential_settings(conn: HubConnection, endpoints: HubEndpoints) -> tuple[s
 
 def build_credential(conn: HubConnection, client_secret: str, endpoints: HubEndpoints) -> TokenCredential:
     """A service-principal credential for the hub's identity system."""
+    # Imported here: a program that only declares hub resources (every preview) never loads azure-identity.
+    from azure.identity import ClientSecretCredential  # noqa: PLC0415
+
     authority, tenant, disable_instance_discovery = credential_settings(conn, endpoints)
     return ClientSecretCredential(
         tenant,
@@ -162,6 +166,8 @@ def management_client(
     Its pipeline retries 408/429/5xx and honours `Retry-After` (which ARM sends when it throttles); long-running
     operations follow `Azure-AsyncOperation`/`Location` and wait `Retry-After` or `polling_interval` between polls.
     """
+    from azure.mgmt.resource.resources import ResourceManagementClient  # noqa: PLC0415
+
     return ResourceManagementClient(
         credential,
         conn.subscription_id,

@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pulumi
 import pulumi.dynamic
 from azure.core.exceptions import AzureError, ResourceNotFoundError
-from azure.mgmt.resource.resources import ResourceManagementClient
 from pulumi.output import contains_unknowns
 from pulumi.runtime.rpc import is_rpc_secret
 
@@ -28,6 +27,9 @@ from arm.connection import (
 )
 from arm.drift import READ_BACK_KEYS, refreshed_inputs
 from arm.errors import ArmError
+
+if TYPE_CHECKING:
+    from azure.mgmt.resource.resources import ResourceManagementClient
 
 # What the program declares. The outputs keep it (after a refresh: the hub's values in its shape, arm/drift.py)
 # so that `diff`, which the engine gives the old outputs, compares declared with declared.
