@@ -20,10 +20,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from policy.stackhub_policies.wire import PolicyEvent
 from preview.base import BaseError, head_commit, prior_state
 from preview.digest import Commit, build_digest
+from preview.digest import PolicyEvent as DigestPolicyEvent
 from preview.engine import (
     PROJECT_DIR,
     EngineError,
@@ -36,12 +39,13 @@ from preview.engine import (
     stack_reference_short_name,
 )
 from preview.manifests import write_artifacts
-from preview.render import as_tree
+from preview.render import as_tree, policies_section
 from preview.state import StackState, StateFileError
 from stacks.config import ConfigError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+EXIT_POLICY = 2
 FORMATS = ("json", "markdown", "mermaid")
 
 
@@ -61,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     prior.add_argument("--diff", metavar="BASE", help="preview the update from a git ref's program, or a state file")
     parser.add_argument("--up", action="store_true", help="apply offline, as `pulumi up` would, instead of previewing")
     parser.add_argument("--save-state", type=Path, help="with --up: write the resulting state here")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="the policy pack's config, as `--policy-pack-config` (default: policy/config/<stack>.json)",
+    )
+    parser.add_argument("--no-policy", action="store_true", help="do not run the policy pack")
     return parser
 
 
@@ -94,9 +104,16 @@ def _one(stack: str, args: argparse.Namespace, deployed: dict[str, dict[str, Any
     except (ConfigError, StackReferenceError, StateFileError, BaseError, EngineError) as error:
         print(f"error: {error}" if isinstance(error, EngineError | BaseError) else error, file=sys.stderr)
         return EXIT_FAILED
+    try:
+        events, policy_note = ([], "") if args.no_policy else _policies(run, args)
+    except (OSError, ValueError) as error:  # the pack's PolicyConfigError is a ValueError
+        print(f"error: policy config: {error}", file=sys.stderr)
+        return EXIT_FAILED
     if args.all:
         print(f"== {'pulumi up' if args.up else 'pulumi preview'} (offline) {stack}")
-    print(_render(run, args, base, time.perf_counter_ns() - started))
+    print(_render(run, args, base, time.perf_counter_ns() - started, events))
+    if not (args.json or args.markdown or args.mermaid):
+        print(policies_section(events, policy_note))
     if args.out is not None:
         directory = args.out / stack if args.all else args.out
         written = write_artifacts(run, directory)
@@ -104,13 +121,50 @@ def _one(stack: str, args: argparse.Namespace, deployed: dict[str, dict[str, Any
     if args.save_state is not None:
         run.state().save(args.save_state)
         print(f"Saved the state to {args.save_state}", file=sys.stderr)
-    return EXIT_FAILED if run.errors else EXIT_OK
+    if run.errors:
+        return EXIT_FAILED
+    return EXIT_POLICY if any(e.enforcement_level == "mandatory" for e in events) else EXIT_OK
 
 
-def _render(run: StackRun, args: argparse.Namespace, base: Commit | None, duration_ns: int) -> str:
+def _policies(run: StackRun, args: argparse.Namespace) -> tuple[list[PolicyEvent], str]:
+    """The pack's events, and a note on how it ran. A first deployment runs it as docs/policy.md has a hub's
+    first deploy run: every level advisory, because the engine plans no outputs for Kubernetes objects whose
+    provider has no cluster yet, so the policies that add them up can only say "cannot verify"."""
+    # Imported here: the base of a --diff runs this engine with the base's program, which may have no policy/.
+    from preview.policy import policy_config, policy_events  # noqa: PLC0415
+
+    config = policy_config(run.stack, args.policy_config)
+    if run.prior_given or args.up:
+        return policy_events(run, config), ""
+    note = 'first deployment: policies run as advisory (docs/policy.md, "The first deploy of a hub")'
+    return policy_events(run, {**config, "all": "advisory"}), note
+
+
+def as_digest_event(event: PolicyEvent) -> DigestPolicyEvent:
+    """A pack event in the digest's `policyEvents` shape (the engine's streaming `policyEvent`)."""
+    return DigestPolicyEvent(
+        resource_urn=event.urn,
+        message=event.message,
+        policy_name=event.policy_name,
+        policy_pack_name=event.policy_pack_name,
+        policy_pack_version=event.policy_pack_version,
+        enforcement_level=event.enforcement_level,
+        severity=event.severity,
+    )
+
+
+def _render(
+    run: StackRun, args: argparse.Namespace, base: Commit | None, duration_ns: int, events: list[PolicyEvent]
+) -> str:
     if not (args.json or args.markdown or args.mermaid):
         return as_tree(run)
-    digest = build_digest(run, base=base, head=head_commit(args.project_dir), duration_ns=duration_ns)
+    digest = build_digest(
+        run,
+        base=base,
+        head=head_commit(args.project_dir),
+        duration_ns=duration_ns,
+        policy_events=[as_digest_event(e) for e in events],
+    )
     if args.json:
         import json  # noqa: PLC0415
 

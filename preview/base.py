@@ -63,7 +63,8 @@ def _deploy_offline(stack: str, base_project: Path, state_file: Path, base: str)
     engine = base_project / "preview"
     shutil.rmtree(engine, ignore_errors=True)
     shutil.copytree(ENGINE_PACKAGE, engine, ignore=shutil.ignore_patterns("__pycache__"))
-    command = [sys.executable, "-m", "preview", stack, "--up", "--save-state", str(state_file)]
+    # Only the state is wanted; the base may predate the policy pack.
+    command = [sys.executable, "-m", "preview", stack, "--up", "--no-policy", "--save-state", str(state_file)]
     environment = {**os.environ, "PYTHONPATH": str(base_project)}
     done = subprocess.run(
         [*command, "--project-dir", str(base_project)],

@@ -896,7 +896,8 @@ def source_digest(project_dir: Path) -> str:
     root = project_dir.resolve()
     digest = hashlib.sha256()
     files = [*root.glob("Pulumi*.yaml"), *root.glob("requirements*.txt")]
-    files += [f for f in root.rglob("*.py") if not f.relative_to(root).parts[0].startswith((".", "tests"))]
+    # The tests, the policy pack and the tools do not change what a program deploys.
+    files += [f for f in root.rglob("*.py") if not f.relative_to(root).parts[0].startswith((".", "tests", "policy"))]
     for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from pulumi.output import Unknown
@@ -118,3 +119,22 @@ def summary(run: StackRun) -> str:
     if steps.get("same"):
         parts.append(f"{steps['same']} unchanged")
     return ", ".join(parts) or "no change"
+
+
+def policies_section(events: Sequence[Any], note: str = "") -> str:
+    """The policy results the way `pulumi preview --policy-pack` prints them: per pack, each violation with its
+    level, the resource and the message (the policy's description, then what is wrong)."""
+    if not events:
+        return "\nPolicies:\n    (no policy violations)" + (f"\n    {note}" if note else "")
+    lines = ["", "Policies:"]
+    if note:
+        lines.append(f"    {note}")
+    pack = f"{events[0].policy_pack_name}@v{events[0].policy_pack_version}"
+    lines.append(f"    {pack}")
+    ordered = sorted(events, key=lambda e: (e.enforcement_level != "mandatory", e.policy_name, e.urn))
+    for event in ordered:
+        where = f" ({event.urn.rsplit('::', 1)[-1]})" if event.urn else ""
+        message = event.message.replace("\n", "\n          ")
+        lines.append(f"        - [{event.enforcement_level}]  {event.policy_name}{where}")
+        lines.append(f"          {message}")
+    return "\n".join(lines)

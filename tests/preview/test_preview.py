@@ -116,7 +116,7 @@ def test_an_update_preview_from_a_saved_state(tmp_path: Path) -> None:
     assert '"4dabf18193072939515e22adb298388d"' in state.read_text()  # secrets keep Pulumi's secret mark
     same = preview("hub-seattle", "--state", str(state))
     assert same.returncode == 0, same.stderr
-    assert same.stdout.rstrip().endswith("Resources: 61 unchanged")
+    assert "\nResources: 61 unchanged\n" in same.stdout
     # A first preview leaves unknown what only exists after an up; the update preview shows the deployed values.
     first = preview("hub-seattle")
     assert 'ingressIp: "(known after pulumi up)"' in first.stdout
