@@ -22,14 +22,10 @@ from aksengine.versions import (
     upgrade_refusal,
 )
 from planning.network import node_capacity
+from policy.stackhub_policies.hub_facts import NODES_PER_SUBSCRIPTION, UPGRADE_SURGE_VMS
 
 IdentitySystem = Literal["azure_ad", "adfs"]
 
-NODES_PER_SUBSCRIPTION = 50
-"""Azure Stack Hub supports at most 50 Kubernetes nodes per subscription, control plane included."""
-
-UPGRADE_SURGE_VMS = 1
-"""`upgrade` replaces VMs one at a time, creating the new VM before deleting the old one."""
 
 MASTER_STATIC_IP_BLOCK = 16
 """Consecutive addresses AKS Engine takes from `firstConsecutiveStaticIP` (masters, internal LB at +10)."""

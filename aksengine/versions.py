@@ -9,11 +9,11 @@ lifecycle refuses to run any other binary.
 import json
 import re
 
-AKS_ENGINE_VERSION = "v0.85.0"
-"""The aks-engine-azurestack release this project is written and tested against."""
+# The pinned release and the versions it installs are facts the policy pack counts with too: they live there.
+from policy.stackhub_policies.hub_facts import AKS_ENGINE_RELEASE as AKS_ENGINE_VERSION
+from policy.stackhub_policies.hub_facts import NEW_CLUSTER_KUBERNETES_VERSIONS
 
-NEW_CLUSTER_KUBERNETES_VERSIONS: tuple[str, ...] = ("1.33.10", "1.34.4", "1.35.0")
-"""Versions v0.85.0 accepts for a new cluster on Azure Stack Hub, oldest first."""
+__all__ = ["AKS_ENGINE_VERSION", "NEW_CLUSTER_KUBERNETES_VERSIONS"]
 
 DEFAULT_KUBERNETES_VERSION = "1.33.10"
 """The latest patch of the release's default minor (`KubernetesDefaultReleaseAzureStack`, 1.33)."""

@@ -24,6 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from policy.stackhub_policies.hub_facts import VM_SIZES as HUB_VM_SIZES
+
 
 @dataclass(frozen=True, order=True)
 class Resources:
@@ -126,21 +128,16 @@ class VmSize:
         return Resources(self.vcpus * 1000, round(self.memory_gib * 1024))
 
 
+WORKER_SIZES = (
+    "Standard_DS2_v2", "Standard_DS3_v2", "Standard_DS4_v2", "Standard_F4s_v2", "Standard_F8s_v2",
+)  # fmt: skip
+"""Sizes the hub offers that suit workers running the database (premium disks, 7 GiB or more)."""
+
 VM_SIZES: dict[str, VmSize] = {
-    size.name: size
-    for size in (
-        # Sizes Azure Stack Hub offers that suit workers (azure-stack-docs "VM sizes supported in Azure Stack Hub").
-        VmSize("Standard_DS2_v2", 2, 7),
-        VmSize("Standard_DS3_v2", 4, 14),
-        VmSize("Standard_DS4_v2", 8, 28),
-        VmSize("Standard_D2s_v3", 2, 8),
-        VmSize("Standard_D4s_v3", 4, 16),
-        VmSize("Standard_D8s_v3", 8, 32),
-        VmSize("Standard_F4s_v2", 4, 8),
-        VmSize("Standard_F8s_v2", 8, 16),
-    )
+    name: VmSize(name, HUB_VM_SIZES[name].vcpus, HUB_VM_SIZES[name].memory_gib) for name in WORKER_SIZES
 }
-"""Worker VM sizes this sizing knows; another size needs a line here."""
+"""Worker VM sizes this sizing knows, with vCPUs and memory from the hub's size table (the policy pack's
+`hub_facts`, the one place it is kept); another size needs its name in WORKER_SIZES."""
 
 _KUBE_RESERVED_CPU = {1: 60, 2: 100, 4: 140, 8: 180, 16: 260, 32: 420, 64: 740}
 EVICTION_THRESHOLD_MIB = 750

@@ -7,32 +7,11 @@ from typing import Any
 import pytest
 from pulumi.runtime.proto import analyzer_pb2
 
-from aksengine import apimodel, versions
 from policy.stackhub_policies import POLICIES, evaluate, hub_facts
 from policy.stackhub_policies.configuration import PolicyConfigError, read_settings
 from policy.stackhub_policies.wire import configure_request
-from workloads import sizing
 
 from .fixtures import deployment
-
-
-def test_the_project_counts_with_the_same_aks_engine_facts() -> None:
-    # Until the project imports these from the pack, its copies must agree.
-    assert versions.NEW_CLUSTER_KUBERNETES_VERSIONS == hub_facts.NEW_CLUSTER_KUBERNETES_VERSIONS
-    assert versions.AKS_ENGINE_VERSION == hub_facts.AKS_ENGINE_RELEASE
-    assert apimodel.NODES_PER_SUBSCRIPTION == hub_facts.NODES_PER_SUBSCRIPTION
-    assert apimodel.UPGRADE_SURGE_VMS == hub_facts.UPGRADE_SURGE_VMS
-
-
-def test_the_projects_worker_sizes_agree_with_the_hub_table_except_the_unconfirmed_dsv3_family() -> None:
-    unconfirmed = {name for name in sizing.VM_SIZES if name not in hub_facts.VM_SIZES}
-    assert unconfirmed == {"Standard_D2s_v3", "Standard_D4s_v3", "Standard_D8s_v3"}
-    for name, size in sizing.VM_SIZES.items():
-        if name in hub_facts.VM_SIZES:
-            assert (hub_facts.VM_SIZES[name].vcpus, hub_facts.VM_SIZES[name].memory_gib) == (
-                size.vcpus,
-                size.memory_gib,
-            )
 
 
 @pytest.mark.parametrize(

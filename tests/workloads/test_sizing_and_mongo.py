@@ -55,8 +55,8 @@ def test_quantities_parse_like_kubernetes() -> None:
     [
         # 2 vCPU, 7 GiB: 100m kube-reserved; 25% of 4 GiB + 20% of 3 GiB + 750 MiB eviction = 2389 MiB.
         ("Standard_DS2_v2", Resources(1900, 4779)),
-        # 4 vCPU, 16 GiB: 140m; 1024 + 819.2 + 819.2 MiB + 750 MiB eviction.
-        ("Standard_D4s_v3", Resources(3860, 12971)),
+        # 4 vCPU, 14 GiB: 140m; 1024 + 819.2 + 614.4 MiB (10% of the 6 GiB above 8) + 750 MiB eviction.
+        ("Standard_DS3_v2", Resources(3860, 11128)),
         ("Standard_DS4_v2", Resources(7820, 24522)),
     ],
 )
@@ -78,8 +78,8 @@ def test_an_unknown_vm_size_is_named_with_the_known_ones() -> None:
         ("Standard_DS2_v2", 2, 1, 6, 6),
         ("Standard_DS2_v2", 3, 3, 8, 10),
         ("Standard_DS2_v2", 4, 3, 10, 10),
-        ("Standard_D4s_v3", 2, 1, 10, 10),
-        ("Standard_D4s_v3", 3, 3, 10, 10),
+        ("Standard_DS3_v2", 2, 1, 10, 10),
+        ("Standard_DS3_v2", 3, 3, 10, 10),
     ],
 )
 def test_hpa_maxima_for_common_hub_sizes(size: str, workers: int, members: int, api: int, web: int) -> None:
