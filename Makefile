@@ -24,6 +24,15 @@ $(TOOLS)/.stamp: requirements-ci-tools.txt
 
 ci-tools: $(TOOLS)/.stamp
 
+# Azurite, Microsoft's Blob storage emulator (npm), which tests/backup starts on loopback: every package pinned by
+# tools/azurite/package-lock.json, installed with `npm ci` into .tools/azurite.
+AZURITE := .tools/azurite
+$(AZURITE)/.stamp: tools/azurite/package.json tools/azurite/package-lock.json
+	mkdir -p $(AZURITE)
+	cp tools/azurite/package.json tools/azurite/package-lock.json $(AZURITE)/
+	cd $(AZURITE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Every stack in one process: a stack the others reference is deployed offline once.
 preview: $(VENV)/.stamp-runtime
 	$(PY) -m preview --all
@@ -35,7 +44,7 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(PY) -m mypy .
 
-unit: $(VENV)/.stamp-dev $(TOOLS)/.stamp
+unit: $(VENV)/.stamp-dev $(TOOLS)/.stamp $(AZURITE)/.stamp
 	$(PY) -m pytest -q -n 2
 
 test: lint typecheck unit
