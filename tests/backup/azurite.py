@@ -1,8 +1,8 @@
 """Azurite (Microsoft's Blob storage emulator) started on loopback for the tests, and SAS tokens signed for it.
 
 Azurite is installed by `make` under `.tools/azurite` (npm package `azurite`, pinned with its dependencies in
-tools/azurite/package-lock.json). It serves the well-known development account `devstoreaccount1`; the tokens here are real service and account SAS,
-signed with its published key by the same HMAC-SHA256 the service checks.
+tools/azurite/package-lock.json). It serves the well-known development account `devstoreaccount1`; the tokens
+here are real service and account SAS, signed with its published key by the same HMAC-SHA256 the service checks.
 """
 
 from __future__ import annotations
