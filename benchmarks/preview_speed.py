@@ -9,7 +9,8 @@ moments apart on the same machine:
   (target: within 5 s);
 - the global stack's preview as a whole process with 2, 10 and 50 hubs whose outputs come from a fixture
   (target: 50 hubs within 2x of 2);
-- each stack's critical path: the longest chain of dependencies, by name.
+- each stack's critical path: the longest chain of dependencies, by name;
+- a hub's preview with and without the policy pack.
 
 Exit 1 when a target is missed. `--floor <counts>` and `--global <hubs>` run one measured process each (used by
 the benchmark itself).
@@ -174,6 +175,10 @@ def main() -> int:
         print(f"{'':12} critical path: {' -> '.join(critical_path(run.resources))}")
         if stack.startswith("hub-") and ratio > HUB_RATIO_TARGET:
             missed.append(f"{stack} {ratio:.2f}x > {HUB_RATIO_TARGET}x")
+    with_pack = timed([python, "-m", "preview", "hub-seattle"])
+    without_pack = timed([python, "-m", "preview", "hub-seattle", "--no-policy"])
+    print(f"hub-seattle with the policy pack {with_pack:.2f} s, without {without_pack:.2f} s "
+          f"(the pack adds {with_pack - without_pack:+.2f} s)")  # fmt: skip
     everything = timed([python, "-m", "preview", "--all"])
     print(f"all stacks (make preview, warm) {everything:.2f} s; sum of the floors {floors:.2f} s, "
           f"ratio {everything / floors:.2f}")  # fmt: skip

@@ -895,9 +895,12 @@ def source_digest(project_dir: Path) -> str:
     """sha256 over every file that decides an offline up: the program's Python, stack files, requirements."""
     root = project_dir.resolve()
     digest = hashlib.sha256()
-    files = [*root.glob("Pulumi*.yaml"), *root.glob("requirements*.txt")]
-    # The tests, the policy pack and the tools do not change what a program deploys.
-    files += [f for f in root.rglob("*.py") if not f.relative_to(root).parts[0].startswith((".", "tests", "policy"))]
+    files = [*root.glob("Pulumi*.yaml"), *root.glob("requirements*.txt"), *root.glob("*.py")]
+    # The tests, the policy pack and the tools (virtualenvs, node_modules) do not change what a program deploys,
+    # and walking them would take longer than the offline up the cache saves.
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and not folder.name.startswith((".", "tests", "policy", "tools", "benchmarks", "docs")):
+            files += folder.rglob("*.py")
     for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:24]
