@@ -1,22 +1,39 @@
 """BackupStorage: where the hubs' database backups live, in public Azure, never on the hub they protect.
 
 A private container in a geo-redundant storage account. Hubs write with a service SAS scoped to that container
-that can read, create, write and list but not delete: a compromised hub cannot erase the backups. Old backups
-are removed by a lifecycle rule, and deleted blobs and containers stay recoverable for a while (soft delete).
+that can create, write and list, never read or delete, HTTPS only and optionally only from the hubs' egress
+addresses. `w` could still overwrite a blob: a time-based retention (immutability) policy on the container, at least
+as long as the retention, makes every backup unoverwritable and undeletable until it is that old; locked (only when
+configured: a locked policy can never be removed or shortened) not even the account's owner can. Old backups are
+removed by a lifecycle rule once the retention has passed, and deleted blobs and containers stay recoverable for a
+while (soft delete).
 
-The SAS is signed by the account key through ARM's `listServiceSas` action: the same parameters give the same
-token on every run, so it changes only when the expiry (or the account key) changes.
+The SAS is signed by the account key through ARM's `listServiceSas` action and names a stored access policy
+(`si`) of the container: deleting that policy revokes every SAS issued under it without rotating the account key.
+The same parameters give the same token on every run, so it changes only when the expiry, the policy name, the
+address range (or the account key) changes.
+
+azure-native 3.x cannot do two of these things itself, so a `pulumi_command` local command runs the Azure CLI for
+them on the deploying machine (`az login` with rights on the account):
+- a blob container's stored access policies are its data-plane ACL (Set Container ACL); `BlobContainer` has no
+  `signedIdentifiers` (only `FileShare` has), so `az storage container policy create|delete` manages it;
+- `BlobContainerImmutabilityPolicy` has no lock argument (locking is the ARM action `.../immutabilityPolicies/
+  default/lock` with the policy's etag), so `az storage container immutability-policy lock` does it, once.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_command as command
 from pulumi_azure_native import storage
 
-# Read (restore), create and write (upload), list (find the latest); no delete.
+# Create and write (Put Block, Put Block List of a new blob), list (find the latest), read (the hub's weekly
+# verification and a restore download the encrypted archives); never delete. Overwriting or deleting a backup is
+# refused by the container's retention (immutability) policy whatever the SAS allows.
 BACKUP_WRITER_PERMISSIONS = "rcwl"
 
 
@@ -38,6 +55,15 @@ class BackupStorageArgs:
     """The private container; each hub writes under its own prefix."""
     retention_days: int = 35
     """Backups older than this are deleted by the lifecycle rule."""
+    immutability_days: int | None = None
+    """Time-based retention of the container (no overwrite, no delete), at least `retention_days` (the default)."""
+    immutability_locked: bool = False
+    """Lock the retention policy: irreversible, it can then only be extended, and the account cannot be deleted
+    while a blob is under it."""
+    sas_policy_name: str = "hub-writer"
+    """Stored access policy the hubs' SAS is issued under; rename it to revoke every SAS issued so far."""
+    sas_allowed_ip_range: str | None = None
+    """The hubs' egress address (`a.b.c.d`) or range (`a.b.c.d-e.f.g.h`); None: any address."""
     soft_delete_days: int = 14
     """How long a deleted blob or container can be recovered."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -45,18 +71,24 @@ class BackupStorageArgs:
 
 
 class BackupStorage(pulumi.ComponentResource):
-    """Storage account, soft delete, lifecycle rule, private container and the hubs' container SAS."""
+    """Storage account, soft delete, lifecycle rule, private container with a retention policy, the hubs' SAS."""
 
     account_id: pulumi.Output[str]
     """ARM id of the storage account."""
     container_url: pulumi.Output[str]
     """`https://<account>.blob.core.windows.net/<container>`."""
     sas_token: pulumi.Output[str]
-    """Container SAS for the hubs (read, create, write, list), a secret."""
+    """Container SAS for the hubs (create, write, list), a secret."""
     sas_expiry: pulumi.Output[str]
     """When the SAS stops working (ISO 8601, UTC)."""
 
     def __init__(self, name: str, args: BackupStorageArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        immutability_days = args.retention_days if args.immutability_days is None else args.immutability_days
+        if immutability_days < args.retention_days:
+            # A backup must not become overwritable while it is still kept (the stack's config says so first).
+            raise ValueError(
+                f"immutability of {immutability_days} days is shorter than the retention of {args.retention_days}"
+            )
         super().__init__("stackhub-ha:index:BackupStorage", name, None, opts)
         account = storage.StorageAccount(
             f"{name}-account",
@@ -130,6 +162,51 @@ class BackupStorage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # Time-based retention: blobs can be created but neither overwritten nor deleted before they are this old.
+        immutability = storage.BlobContainerImmutabilityPolicy(
+            f"{name}-immutability",
+            storage.BlobContainerImmutabilityPolicyArgs(
+                resource_group_name=args.resource_group_name,
+                account_name=account.name,
+                container_name=container.name,
+                immutability_policy_name="default",
+                immutability_period_since_creation_in_days=immutability_days,
+                allow_protected_append_writes=False,
+            ),
+            # Removing the policy would make every backup overwritable by the hubs' SAS.
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
+        )
+        target = pulumi.Output.all(args.resource_group_name, account.name, container.name).apply(
+            lambda v: (
+                f"--resource-group {shlex.quote(v[0])} --account-name {shlex.quote(v[1])} "
+                f"--container-name {shlex.quote(v[2])}"
+            )
+        )
+        if args.immutability_locked:
+            # Irreversible: no delete command, and protected. Runs again only if the policy is replaced.
+            command.local.Command(
+                f"{name}-immutability-lock",
+                create=pulumi.Output.concat(
+                    "az storage container immutability-policy lock ", target, " --if-match ",
+                    "\"$(az storage container immutability-policy show ", target, " --query etag --output tsv)\"",
+                ),
+                triggers=[immutability.id],
+                opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[immutability]),
+            )  # fmt: skip
+        # The stored access policy holds nothing but its name: the SAS carries permissions and expiry (Azure refuses a
+        # field set in both), so the hubs can still check them; deleting the policy revokes the SAS.
+        data_plane = pulumi.Output.all(account.name, container.name).apply(
+            lambda v: f"--account-name {shlex.quote(v[0])} --container-name {shlex.quote(v[1])} --auth-mode key"
+        )
+        policy_name = shlex.quote(args.sas_policy_name)
+        stored_policy = command.local.Command(
+            f"{name}-sas-policy",
+            create=pulumi.Output.concat("az storage container policy create ", data_plane, " --name ", policy_name),
+            delete=pulumi.Output.concat("az storage container policy delete ", data_plane, " --name ", policy_name),
+            # A new name is a new policy (created before the old one is deleted): every earlier SAS stops working.
+            triggers=[args.sas_policy_name, container.id],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[container]),
+        )
         expiry = f"{args.sas_expiry}T00:00:00Z"
         sas = storage.list_storage_account_service_sas_output(
             resource_group_name=args.resource_group_name,
@@ -139,6 +216,9 @@ class BackupStorage(pulumi.ComponentResource):
             permissions=BACKUP_WRITER_PERMISSIONS,
             protocols=storage.HttpProtocol.HTTPS,
             shared_access_expiry_time=expiry,
+            # Known only once the policy exists: the token is issued after it.
+            identifier=stored_policy.id.apply(lambda _: args.sas_policy_name),
+            i_p_address_or_range=args.sas_allowed_ip_range,
         )
 
         self.account_id = account.id

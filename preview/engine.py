@@ -355,6 +355,10 @@ AZURE_NATIVE_OUTPUTS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, 
     "azure-native:storage:BlobServiceProperties": (_STORAGE + "/blobServices/default", _nothing),
     "azure-native:storage:BlobContainer": (_STORAGE + "/blobServices/default/containers/{containerName}", _nothing),
     "azure-native:storage:ManagementPolicy": (_STORAGE + "/managementPolicies/default", _nothing),
+    "azure-native:storage:BlobContainerImmutabilityPolicy": (
+        _STORAGE + "/blobServices/default/containers/{containerName}/immutabilityPolicies/{immutabilityPolicyName}",
+        _nothing,
+    ),
     "azure-native:operationalinsights:Workspace": (_WORKSPACE, _workspace),
     "azure-native:operationalinsights:Table": (_WORKSPACE + "/tables/{tableName}", _nothing),
     "azure-native:monitor:DataCollectionEndpoint": (

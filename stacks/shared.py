@@ -8,6 +8,7 @@ only with public Azure DNS).
 from __future__ import annotations
 
 import datetime
+import ipaddress
 from typing import Annotated, Literal
 
 import pulumi
@@ -37,6 +38,21 @@ def _date(value: str) -> str:
 IsoDate = Annotated[str, AfterValidator(_date)]
 
 
+def _ip_range(value: str) -> str:
+    """An IPv4 address or an ascending range `a.b.c.d-e.f.g.h`, as a SAS's `sip` accepts it (no CIDR, no IPv6)."""
+    message = "must be an IPv4 address (203.0.113.10) or range (203.0.113.0-203.0.113.255)"
+    try:
+        bounds = [ipaddress.IPv4Address(part) for part in value.split("-")]
+    except ValueError:
+        raise ValueError(message) from None
+    if len(bounds) > 2 or bounds[0] > bounds[-1]:
+        raise ValueError(message + ", lowest address first")
+    return value
+
+
+IpRange = Annotated[str, AfterValidator(_ip_range)]
+
+
 class SharedConfig(StackConfig):
     """Configuration of the shared stack (`role: shared`)."""
 
@@ -61,7 +77,13 @@ class SharedConfig(StackConfig):
     backup_container_name: str = Field(
         default="hub-backups", pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", min_length=3, max_length=63
     )
-    backup_retention_days: int = Field(default=35, ge=1, le=3650)
+    backup_retention_days: int = Field(default=35, ge=7, le=3650)
+    backup_immutability_days: int | None = Field(
+        default=None, ge=7, le=146000, description="time-based retention of the container; default the retention"
+    )
+    backup_immutability_locked: bool = False
+    backup_sas_policy_name: str = Field(default="hub-writer", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    backup_sas_allowed_ip_range: IpRange | None = None
     backup_sas_expiry: IsoDate = Field(description="expiry date of the hubs' backup SAS, YYYY-MM-DD")
     log_retention_days: int = Field(default=30, ge=30, le=730)
     log_publisher_client_id: Guid = Field(description="application (client) id the hubs publish logs with")
@@ -71,9 +93,20 @@ class SharedConfig(StackConfig):
     tags: dict[str, str] = Field(default_factory=dict, description="tags put on every shared resource")
 
     def cross_checks(self) -> list[Problem]:
-        """The pull repositories are listed once each."""
+        """The pull repositories are listed once each; backups stay immutable at least as long as they are kept."""
         repeated = sorted({r for r in self.registry_pull_repositories if self.registry_pull_repositories.count(r) > 1})
-        return [Problem("registryPullRepositories", repr(r), "is listed more than once") for r in repeated]
+        problems = [Problem("registryPullRepositories", repr(r), "is listed more than once") for r in repeated]
+        immutability = self.backup_immutability_days
+        if immutability is not None and immutability < self.backup_retention_days:
+            problems.append(
+                Problem(
+                    "backupImmutabilityDays",
+                    repr(immutability),
+                    f"must be at least backupRetentionDays ({self.backup_retention_days}): a backup must stay "
+                    "unoverwritable for as long as it is kept",
+                )
+            )
+        return problems
 
 
 def program(stack: str) -> None:
@@ -119,7 +152,11 @@ def program(stack: str) -> None:
             sku=config.backup_storage_sku,
             container_name=config.backup_container_name,
             retention_days=config.backup_retention_days,
+            immutability_days=config.backup_immutability_days,
+            immutability_locked=config.backup_immutability_locked,
             sas_expiry=config.backup_sas_expiry,
+            sas_policy_name=config.backup_sas_policy_name,
+            sas_allowed_ip_range=config.backup_sas_allowed_ip_range,
             tags=tags,
         ),
     )

@@ -177,6 +177,8 @@ def test_old_backups_expire_and_deleted_ones_stay_recoverable(shared: StackRun) 
 def test_the_hubs_backup_sas_cannot_delete_and_expires_when_configured(shared: StackRun) -> None:
     token = shared.plain_outputs["backupSasToken"]
     fields = dict(part.split("=", 1) for part in token.split("&"))
+    # Read: the hub's verification and a restore download the (encrypted) archives; overwriting and deleting are
+    # refused by the container's retention policy, and the SAS has no delete either.
     assert (fields["sr"], fields["sp"], fields["spr"]) == ("c", "rcwl", "https")
     assert "d" not in fields["sp"]
     assert fields["se"] == shared.plain_outputs["backupSasExpiry"] == "2027-06-30T00:00:00Z"

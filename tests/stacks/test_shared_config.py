@@ -66,7 +66,7 @@ BAD_VALUES = [
     ("storageAccountName", "a" * 25, "stackhub-ha:storageAccountName"),
     ("backupStorageSku", "Premium_LRS", "stackhub-ha:backupStorageSku = 'Premium_LRS': Input should be"),
     ("backupContainerName", "Hub_Backups", "stackhub-ha:backupContainerName = 'Hub_Backups'"),
-    ("backupRetentionDays", 0, "stackhub-ha:backupRetentionDays = 0: Input should be greater than or equal to 1"),
+    ("backupRetentionDays", 6, "stackhub-ha:backupRetentionDays = 6: Input should be greater than or equal to 7"),
     ("backupSasExpiry", "30/06/2027", "stackhub-ha:backupSasExpiry = '30/06/2027': must be a date YYYY-MM-DD"),
     ("backupSasExpiry", "2027-02-30", "stackhub-ha:backupSasExpiry = '2027-02-30': must be a date YYYY-MM-DD"),
     ("logRetentionDays", 7, "stackhub-ha:logRetentionDays = 7: Input should be greater than or equal to 30"),
