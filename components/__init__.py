@@ -4,6 +4,7 @@ from components.aks_engine_cluster import AksEngineCluster, AksEngineClusterArgs
 from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.cluster_platform import ClusterPlatform, ClusterPlatformArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
+from components.database_backup import DatabaseBackup, DatabaseBackupArgs
 from components.global_traffic_manager import GlobalTrafficManager, GlobalTrafficManagerArgs
 from components.hub_network import HubNetwork, HubNetworkArgs
 from components.log_ingestion import LogIngestion, LogIngestionArgs
@@ -18,6 +19,8 @@ __all__ = [
     "ClusterPlatformArgs",
     "ContainerRegistry",
     "ContainerRegistryArgs",
+    "DatabaseBackup",
+    "DatabaseBackupArgs",
     "GlobalTrafficManager",
     "GlobalTrafficManagerArgs",
     "HubNetwork",

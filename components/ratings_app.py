@@ -26,9 +26,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.change_guard import ChangeGuard
+from workloads.backup.jobs import database_ingress_peers
 from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
 from workloads.mongo import (
     APP_DATABASE,
+    BACKUP_USER_ENV,
+    BACKUP_USER_SECRET,
     JOIN_SCRIPT,
     MEMBER_SCRIPT,
     MONGODB_UID,
@@ -151,6 +154,8 @@ class RatingsAppArgs:
     """Replica-set members; None for three (one on clusters with fewer than three workers)."""
     database_volume_size: str = "16Gi"
     """Size of each member's volume."""
+    backup_user: bool = False
+    """Whether the members create the backup user from DatabaseBackup's Secret (true where backups are on)."""
 
     def __post_init__(self) -> None:
         for name in ("shared_hostname", "hub_hostname"):
@@ -223,6 +228,10 @@ def _pods(labels: dict[str, str], namespace: str | None = None) -> k8s.networkin
     return k8s.networking.v1.NetworkPolicyPeerArgs(
         pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=labels), namespace_selector=namespace_selector
     )
+
+
+def _backup_peers() -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
+    return [_pods(peer["podSelector"]["matchLabels"]) for peer in database_ingress_peers()]
 
 
 class RatingsApp(pulumi.ComponentResource):
@@ -418,8 +427,9 @@ class RatingsApp(pulumi.ComponentResource):
             ),
             WEB: self._one_hop_policy(WEB, [_pods(peer.pod_labels, peer.namespace)], WEB_PORT, API, API_PORT),
             API: self._one_hop_policy(API, [_pods(_selector(WEB))], API_PORT, MONGODB, PORT),
+            # The backup and restore pods (DatabaseBackup) too; no pod carries their labels where backups are off.
             MONGODB: self._one_hop_policy(
-                MONGODB, [_pods(_selector(API)), _pods(_selector(MONGODB))], PORT, MONGODB, PORT
+                MONGODB, [_pods(_selector(API)), _pods(_selector(MONGODB)), *_backup_peers()], PORT, MONGODB, PORT
             ),
             # cert-manager answers HTTP-01 challenges from short-lived solver pods in this namespace.
             "acme-http01-solver": k8s.networking.v1.NetworkPolicySpecArgs(
@@ -508,6 +518,9 @@ class RatingsApp(pulumi.ComponentResource):
             _secret_env("APP_USERNAME", MONGODB_CREDENTIALS, "app-username"),
             _secret_env("APP_PASSWORD", MONGODB_CREDENTIALS, "app-password"),
         ]
+        if args.backup_user:
+            # Changes the pod template, so the members restart one by one and create the user (join.js).
+            member_env += [_secret_env(env, BACKUP_USER_SECRET, key) for env, key in BACKUP_USER_ENV.items()]
         mongosh_ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand({ ping: 1 }).ok"]
         pod_spec = k8s.core.v1.PodSpecArgs(
             service_account_name=MONGODB,

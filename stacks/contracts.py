@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import pulumi
@@ -262,6 +263,7 @@ class SharedOutputs(StackOutputs):
     logs_client_secret: SecretStr
     backup_container_url: str = Field(pattern=r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
     backup_sas_token: SecretStr
+    backup_sas_expiry: datetime
 
     def image_pull_secret(self) -> pulumi.Output[str]:
         """The `.dockerconfigjson` of a `kubernetes.io/dockerconfigjson` Secret for the registry, as a secret."""

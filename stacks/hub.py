@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
@@ -16,16 +17,33 @@ from aksengine.versions import AKS_ENGINE_VERSION, DEFAULT_KUBERNETES_VERSION
 from arm import HubConnection
 from components.aks_engine_cluster import AksEngineCluster, AksEngineClusterArgs
 from components.cluster_platform import AcmeSettings, ClusterPlatform, ClusterPlatformArgs, IngressAddress, LogShipping
+from components.database_backup import BackupRecipient, DatabaseBackup, DatabaseBackupArgs
 from components.hub_network import HubNetwork, HubNetworkArgs
-from components.ratings_app import AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
+from components.ratings_app import PULL_SECRET, AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
 from planning.network import DEFAULT_MAX_PODS, master_block, network_ids, subnet_problems
 from stacks.config import GUID_PATTERN as _GUID
-from stacks.config import Fqdn, Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
+from stacks.config import REDACTED, Fqdn, Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
 from stacks.contracts import SharedDnsZoneOutputs, SharedOutputs, StackOutputError, hub_exports
+from workloads.backup.settings import (
+    DEFAULT_SCHEDULE,
+    DEFAULT_TIME_ZONE,
+    DEFAULT_VERIFY_SCHEDULE,
+    RecipientCertificate,
+    check_cron,
+    check_egress_cidrs,
+    check_hub_sas,
+    check_pinned_image,
+    check_recipient,
+    check_time_zone,
+    job_deadlines,
+)
 from workloads.charts import PlatformCharts
 from workloads.issuers import AzureDnsZone
 from workloads.log_shipping import IngestionTarget
+from workloads.mongo import PORT as MONGODB_PORT
+from workloads.mongo import member_hosts
 from workloads.platform_values import RebootWindow
+from workloads.ratings import MONGODB, NAMESPACE
 
 
 def cluster_exports(cluster: AksEngineCluster, *, aks_engine_version: str) -> dict[str, pulumi.Input[Any]]:
@@ -70,6 +88,31 @@ def _admin_cidr(value: str) -> str:
 
 
 AdminCidr = Annotated[Ipv4Cidr, AfterValidator(_admin_cidr)]
+
+
+def _backup_schedule(expression: str) -> str:
+    check_cron(expression)
+    job_deadlines(expression)  # refuses a schedule that fires more than once an hour
+    return expression
+
+
+def _backup_recipients(recipients: dict[str, str]) -> dict[str, str]:
+    if not recipients:
+        raise ValueError("at least one recipient certificate (name: PEM), e.g. the recovery key's")
+    for name, pem in recipients.items():
+        check_recipient(f"{name}.pem", pem)
+    return recipients
+
+
+def _backup_proxy(url: str) -> str:
+    match = re.fullmatch(r"http://([0-9.]+):([0-9]{1,5})", url)
+    if match is None or not 0 < int(match[2]) < 65536:
+        raise ValueError("must be http://<IPv4 address>:<port> (NetworkPolicy matches addresses, not names)")
+    ipaddress.IPv4Address(match[1])
+    return url
+
+
+BackupSchedule = Annotated[str, AfterValidator(_backup_schedule)]
 
 
 class HubConfig(StackConfig):
@@ -151,6 +194,46 @@ class HubConfig(StackConfig):
     database_volume_size: str = Field(
         default="16Gi", pattern=r"^[1-9][0-9]*Gi$", description="each Mongo member's volume"
     )
+
+    # Database backups to the shared stack's container (docs/operations.md): off while backupRecipients is unset.
+    backup_recipients: Annotated[dict[str, str], AfterValidator(_backup_recipients)] | None = Field(
+        default=None, description="name -> PEM certificate the backups are encrypted for; unset = no backups"
+    )
+    backup_verification_key: SecretStr | None = Field(
+        default=None, description="PEM private key of this hub's verification recipient (one of backupRecipients)"
+    )
+    backup_schedule: BackupSchedule = Field(default=DEFAULT_SCHEDULE, description="the backup CronJob's schedule")
+    backup_verify_schedule: BackupSchedule = Field(
+        default=DEFAULT_VERIFY_SCHEDULE, description="the verification CronJob's schedule"
+    )
+    backup_time_zone: Annotated[str, AfterValidator(check_time_zone)] = Field(
+        default=DEFAULT_TIME_ZONE, description="the CronJobs' IANA time zone"
+    )
+    backup_egress: Annotated[list[str], AfterValidator(check_egress_cidrs)] | None = Field(
+        default=None, description="the storage endpoint's address ranges (port 443)"
+    )
+    backup_proxy: Annotated[str, AfterValidator(_backup_proxy)] | None = Field(
+        default=None, description="http://<IPv4>:<port> of an egress proxy to the storage, instead of backupEgress"
+    )
+    backup_python_image: Annotated[str, AfterValidator(check_pinned_image)] = Field(
+        default="python:3.12.8-slim", description="pinned Python image of the upload, fetch and report steps"
+    )
+
+    @property
+    def backups(self) -> bool:
+        """Whether the hub backs its database up (backupRecipients set)."""
+        return self.backup_recipients is not None
+
+    def recipient_certificates(self) -> list[RecipientCertificate]:
+        """The checked recipients, in config order."""
+        return [check_recipient(f"{name}.pem", pem) for name, pem in (self.backup_recipients or {}).items()]
+
+    def backup_egress_rules(self) -> list[tuple[str, int]]:
+        """(CIDR, port) pairs the backup pods may reach: the proxy, or the storage endpoint on 443."""
+        if self.backup_proxy:
+            host, port = self.backup_proxy.removeprefix("http://").split(":")
+            return [(f"{host}/32", int(port))]
+        return [(cidr, 443) for cidr in self.backup_egress or []]
 
     @property
     def app_hub_hostname(self) -> str:
@@ -265,6 +348,7 @@ class HubConfig(StackConfig):
                             "shared name by DNS-01 in the shared Azure DNS zone",
                         )
                     )
+        problems += self._backup_problems()
         if self.aks_engine_version != AKS_ENGINE_VERSION:
             problems.append(
                 Problem(
@@ -280,6 +364,20 @@ class HubConfig(StackConfig):
             _cluster_problem(p) for p in validate_cluster(self.cluster_settings(), self.other_nodes_in_subscription)
         ]
         return problems  # fmt: skip
+
+    def _backup_problems(self) -> list[Problem]:
+        if not self.backups:
+            return []
+        problems = []
+        if (self.backup_egress is None) == (self.backup_proxy is None):
+            problems.append(Problem("backupEgress", repr(self.backup_egress),
+                                    "set exactly one of backupEgress (the storage endpoint's address ranges) and "
+                                    "backupProxy when backupRecipients is set"))  # fmt: skip
+        if self.backup_verification_key is None:
+            problems.append(Problem("backupVerificationKey", "(not set)",
+                                    "required when backupRecipients is set: the weekly verification decrypts the "
+                                    "latest backup with it"))  # fmt: skip
+        return problems
 
 
 # The ratings database's replica set: fixed, because changing the member count needs a reconfiguration
@@ -373,6 +471,11 @@ async def _read_shared(
             problems.append(Problem("sharedHostname", repr(config.shared_hostname),
                                     f"must be inside the shared DNS zone {zone.dns_zone_name}: its certificate is "
                                     "issued by DNS-01 there"))  # fmt: skip
+    if shared is not None and config.backups:
+        try:
+            check_hub_sas(shared.backup_container_url, shared.backup_sas_token.get_secret_value())
+        except ValueError as error:
+            problems.append(Problem("backupSasToken", REDACTED, f"{error} (renew it in the shared stack)"))
     if problems or shared is None:
         raise StackOutputError(stack, problems)
     return shared, zone
@@ -428,7 +531,7 @@ def _deploy_app(
             log_shipping=shipping,
         ),
     )
-    return RatingsApp(
+    app = RatingsApp(
         config.hub_name,
         RatingsAppArgs(
             provider=cluster.provider,
@@ -449,8 +552,43 @@ def _deploy_app(
             log_shipping=shipping is not None,
             mongodb_members=MONGODB_MEMBERS,
             database_volume_size=config.database_volume_size,
+            backup_user=config.backups,
         ),
         opts=pulumi.ResourceOptions(depends_on=[platform]),
+    )
+    if config.backups and config.backup_verification_key is not None:
+        _deploy_backup(config, cluster, shared, app)
+    return app
+
+
+def _deploy_backup(config: HubConfig, cluster: AksEngineCluster, shared: SharedOutputs, app: RatingsApp) -> None:
+    assert config.backup_verification_key is not None  # noqa: S101 (checked by cross_checks)
+    DatabaseBackup(
+        f"{config.hub_name}-backup",
+        DatabaseBackupArgs(
+            provider=cluster.provider,
+            namespace=app.namespace,
+            hub=config.hub_name,
+            container_url=shared.backup_container_url,
+            sas_token=shared.secret("backup_sas_token"),
+            recipients=[
+                BackupRecipient(c.recipient.file, c.pem, c.recipient.rsa) for c in config.recipient_certificates()
+            ],
+            verification_key=pulumi.Output.secret(config.backup_verification_key.get_secret_value()),
+            database_hosts=member_hosts(MONGODB_MEMBERS, MONGODB, MONGODB, NAMESPACE),
+            database_labels={"app.kubernetes.io/name": MONGODB},
+            database_port=MONGODB_PORT,
+            storage_egress=config.backup_egress_rules(),
+            https_proxy=config.backup_proxy,
+            mongo_image=config.mongo_image,
+            python_image=config.backup_python_image,
+            schedule=config.backup_schedule,
+            verify_schedule=config.backup_verify_schedule,
+            time_zone=config.backup_time_zone,
+            image_pull_secrets=[PULL_SECRET],
+        ),
+        # Not depends_on the app: its StatefulSet waits for the backup user's Secret. The namespace Output orders
+        # these objects after the namespace.
     )
 
 

@@ -21,11 +21,19 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from workloads.backup.scripts import ENSURE_BACKUP_USER_JS
+
 REPLICA_SET = "rs0"
 PORT = 27017
 MONGODB_UID = 999
 """The `mongodb` user and group of the official image (it declares no USER, so the pod must say so)."""
 APP_DATABASE = "ratingsdb"
+BACKUP_USER = "backup"
+"""The database user of the backup CronJob (built-in role `backup` only)."""
+BACKUP_USER_SECRET = "ratings-backup-user"  # noqa: S105 (a Secret's name)
+"""Keys `username` and `password`: created by DatabaseBackup, read by the members' `member` container."""
+BACKUP_USER_ENV = {"BACKUP_USERNAME": "username", "BACKUP_PASSWORD": "password"}
+"""The member container's environment variables for the backup user, and their keys in `BACKUP_USER_SECRET`."""
 
 
 def members_for(workers: int) -> int:
@@ -104,7 +112,8 @@ exec sleep infinity
 """
 """Entry point of each pod's `member` container."""
 
-JOIN_SCRIPT = """\
+JOIN_SCRIPT = (
+    """\
 // Idempotent: initiate (member 0, once), create the root user (localhost exception), join, ensure the app user.
 const env = process.env;
 const ordinal = Number(env.POD_NAME.split('-').pop());
@@ -162,8 +171,17 @@ if (app.getUser(env.APP_USERNAME)) {
   const roles = [{ role: 'readWrite', db: env.APP_DATABASE }];
   app.createUser({ user: env.APP_USERNAME, pwd: env.APP_PASSWORD, roles });
 }
+// Only where backups are on: the member container then has BACKUP_USERNAME and BACKUP_PASSWORD.
+if (env.BACKUP_USERNAME) {
 """
-"""The mongosh script `MEMBER_SCRIPT` runs; credentials come from the environment (Secret references)."""
+    + ENSURE_BACKUP_USER_JS
+    + """}
+"""
+)
+"""The mongosh script `MEMBER_SCRIPT` runs; credentials come from the environment (Secret references).
+
+The backup user is created or updated only when the member container has its variables (backups on).
+"""
 
 
 VOLUME_SIZE_SETTING = "volumeSize"

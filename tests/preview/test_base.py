@@ -26,7 +26,7 @@ def test_a_saved_state_is_the_prior_as_it_is(tmp_path: Path) -> None:
     run_with("hub-seattle", config_of("hub-seattle")).state().save(saved)
     prior, base = prior_state("hub-seattle", str(saved), PROJECT_DIR)
     assert prior is not None
-    assert len(prior.resources) == 61
+    assert len(prior.resources) == 76
     assert (base.ref, base.commit) == (str(saved), None)
 
 

@@ -38,7 +38,7 @@ def test_a_first_preview_creates_every_resource_with_unknown_computed_outputs() 
     assert set(digest) == {
         "config", "steps", "diagnostics", "duration", "changeSummary", "maybeCorrupt", "policyEvents", "stackhubHa",
     }  # fmt: skip
-    assert digest["changeSummary"] == {"create": 61}
+    assert digest["changeSummary"] == {"create": 76}
     custom_steps = digest["steps"]
     assert {s["op"] for s in custom_steps} == {"create"}
     assert all(s["oldState"] is None for s in custom_steps)
@@ -93,7 +93,7 @@ def test_an_added_rule_is_an_add_and_unchanged_resources_are_not_steps(deployed:
     kinds = {v["kind"] for v in nsg["detailedDiff"].values()}
     assert kinds <= {"update", "add", "delete"}
     assert "add" in kinds
-    assert digest["changeSummary"] == {"same": 60, "update": 1}
+    assert digest["changeSummary"] == {"same": 75, "update": 1}
 
 
 def test_the_base_head_and_top_level_components(deployed: StackState) -> None:

@@ -555,7 +555,7 @@ def test_no_change_is_the_marker_and_one_line() -> None:
 def test_a_database_volume_size_change_is_a_caution_pulumi_refuses_and_the_guards_error() -> None:
     digest = preview_digest(databaseVolumeSize="32Gi")
     comment = render_comment(digest, limit=GITHUB_LIMIT)
-    assert "**Resources:** ~ 1 to update, +- 1 to replace, 59 unchanged" in comment
+    assert "**Resources:** ~ 1 to update, +- 1 to replace, 74 unchanged" in comment
     caution = comment.split("> [!CAUTION]\n")[1].split("\n\n")[0]
     assert "**replace** `kubernetes:apps/v1:StatefulSet` `hub-seattle-mongodb` (protected, holds data)" in caution
     assert "Pulumi will refuse the plan" in caution
@@ -571,7 +571,7 @@ def test_a_database_volume_size_change_is_a_caution_pulumi_refuses_and_the_guard
 def test_a_rotated_service_principal_secret_shows_only_as_changed_secret() -> None:
     digest = preview_digest(armClientSecret="rotated-value-never-shown")
     comment = render_comment(digest, limit=GITHUB_LIMIT)
-    assert "**Resources:** ~ 7 to update, 54 unchanged" in comment
+    assert "**Resources:** ~ 7 to update, 69 unchanged" in comment
     for name in ("hub-seattle-rg", "hub-seattle-vnet", "hub-seattle-nsg", "hub-seattle-ingress-ip"):
         resource = comment.split(f"~ {name}  arm:")[1].split("\n~ ")[0]
         assert "    ~ client_secret: changed (secret)" in resource
@@ -583,13 +583,13 @@ def test_a_rotated_service_principal_secret_shows_only_as_changed_secret() -> No
 def test_a_new_cluster_identity_lists_every_replacement_and_the_three_refusals() -> None:
     digest = preview_digest(dnsPrefix="seattle2")
     comment = render_comment(digest, limit=GITHUB_LIMIT)
-    assert "+- 46 to replace" in comment
+    assert "+- 59 to replace" in comment
     caution = comment.split("> [!CAUTION]\n")[1].split("\n\n")[0]
     refused = {"hub-seattle-mongodb", "hub-seattle-database-storage", "hub-seattle-namespace"}
     assert {
         n for n in refused if f"`{n}` (protected, holds data): **Pulumi will refuse the plan**" in caution
     } == refused
-    assert comment.count("\n+- ") == 46
+    assert comment.count("\n+- ") == 59
     assert len(comment) < GITHUB_LIMIT // 4
 
 

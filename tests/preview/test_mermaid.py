@@ -63,10 +63,13 @@ def test_a_new_cluster_identity_shows_the_changed_components_and_their_dependenc
     diagram = render_graph(preview_digest(dnsPrefix="seattle2"), changed_only=True)
     labels, edges, styles, comments = parse(diagram)
     cluster, platform, app = "AksEngineCluster hub-seattle", "ClusterPlatform hub-seattle", "RatingsApp hub-seattle"
-    assert titles(labels) == {cluster, platform, app}
-    # The Kubernetes provider (in the cluster component) manages every platform and app resource.
-    assert edges == {(cluster, platform): 17, (cluster, app): 28, (platform, app): 18}
-    assert styles == dict.fromkeys((cluster, platform, app), "replace")
+    backup = "DatabaseBackup hub-seattle-backup"
+    assert titles(labels) == {cluster, platform, app, backup}
+    # The Kubernetes provider (in the cluster component) manages every platform, app and backup resource; the
+    # backup's objects wait for the app's namespace.
+    assert edges == {(cluster, platform): 17, (cluster, app): 28, (platform, app): 18, (cluster, backup): 13,
+                     (app, backup): 13}  # fmt: skip
+    assert styles == dict.fromkeys((cluster, platform, app, backup), "replace")
     (app_label,) = [label for label in labels.values() if label.startswith(app)]
     assert app_label.split("\n")[1] == "28 to replace"
     assert app_label.split("\n")[2].startswith("hub-seattle-namespace, ")
@@ -84,7 +87,7 @@ def test_the_whole_graph_shows_unchanged_components_too() -> None:
     assert titles(changed[0]) == {"HubNetwork hub-seattle"}
     assert titles(whole[0]) == {
         f"{kind} hub-seattle" for kind in ("HubNetwork", "AksEngineCluster", "ClusterPlatform", "RatingsApp")
-    }
+    } | {"DatabaseBackup hub-seattle-backup"}
     assert whole[2]["HubNetwork hub-seattle"] == "update"
     assert whole[2]["RatingsApp hub-seattle"] == "same"
 

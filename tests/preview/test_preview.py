@@ -116,7 +116,7 @@ def test_an_update_preview_from_a_saved_state(tmp_path: Path) -> None:
     assert '"4dabf18193072939515e22adb298388d"' in state.read_text()  # secrets keep Pulumi's secret mark
     same = preview("hub-seattle", "--state", str(state))
     assert same.returncode == 0, same.stderr
-    assert "\nResources: 61 unchanged\n" in same.stdout
+    assert "\nResources: 76 unchanged\n" in same.stdout
     # A first preview leaves unknown what only exists after an up; the update preview shows the deployed values.
     first = preview("hub-seattle")
     assert 'ingressIp: "(known after pulumi up)"' in first.stdout
@@ -146,7 +146,7 @@ def test_credentials_may_come_from_the_environment(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("ARM_CLIENT_SECRET", "from-the-environment")
     monkeypatch.setenv("ARM_CLIENT_ID", "0f0f0f0f-1111-4222-8333-444455556666")
     values = config_of("hub-seattle", armClientSecret=None, armClientId=None)
-    run = run_with("hub-seattle", values, secret_keys={"dnsSolverClientSecret"})
+    run = run_with("hub-seattle", values, secret_keys={"dnsSolverClientSecret", "backupVerificationKey"})
     for resource in run.arm():
         assert is_secret(resource.inputs["client_secret"])
         assert resource.plain_inputs["client_secret"] == "from-the-environment"

@@ -10,7 +10,7 @@ from stacks.config import REDACTED, ConfigError, validate
 from stacks.hub import HubConfig
 from tests.conftest import config_of
 
-SECRETS = {"armClientSecret", "dnsSolverClientSecret"}
+SECRETS = {"armClientSecret", "dnsSolverClientSecret", "backupVerificationKey"}
 
 
 def problems_for(values: dict[str, Any], secrets: set[str] = SECRETS) -> list[str]:
@@ -106,7 +106,7 @@ def test_unknown_key_suggests_the_close_one() -> None:
 
 def test_secret_in_plain_text_is_refused_without_showing_it() -> None:
     values = config_of("hub-seattle", armClientSecret="hunter2-plain")
-    problems = problems_for(values, secrets={"dnsSolverClientSecret"})
+    problems = problems_for(values, secrets={"dnsSolverClientSecret", "backupVerificationKey"})
     assert problems == [
         f"stackhub-ha:armClientSecret = {REDACTED}: is a secret stored in plain text; "
         "set it with `pulumi config set --secret armClientSecret ...`"
