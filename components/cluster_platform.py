@@ -247,13 +247,12 @@ class ClusterPlatform(pulumi.ComponentResource):
 
     def _create_ingress_controller(self, namespace: k8s.core.v1.Namespace) -> k8s.helm.v3.Release:
         args = self._args
-        values = pulumi.Output.all(args.ingress_address.ip_address, args.ingress_address.resource_group).apply(
-            lambda parts: nginx_ingress_values(
-                ingress_ip=str(parts[0]),
-                ip_resource_group=str(parts[1]),
-                replicas=ingress_replicas(args.worker_count),
-                image_registry=args.image_registry,
-            )
+        # The address as an Output inside the values: until the hub has allocated it, only it is unknown.
+        values = nginx_ingress_values(
+            ingress_ip=args.ingress_address.ip_address,
+            ip_resource_group=args.ingress_address.resource_group,
+            replicas=ingress_replicas(args.worker_count),
+            image_registry=args.image_registry,
         )
         return self._release("ingress", INGRESS_RELEASE, args.charts.nginx_ingress, namespace, values)
 

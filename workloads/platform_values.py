@@ -58,9 +58,14 @@ def ingress_replicas(workers: int) -> int:
 
 
 def nginx_ingress_values(
-    *, ingress_ip: str, ip_resource_group: str, replicas: int, image_registry: str | None = None
+    *, ingress_ip: Any, ip_resource_group: Any, replicas: int, image_registry: str | None = None
 ) -> dict[str, Any]:
-    """Values of the F5 NGINX ingress controller: one LoadBalancer Service on the hub's static public IP."""
+    """Values of the F5 NGINX ingress controller: one LoadBalancer Service on the hub's static public IP.
+
+    `ingress_ip` and `ip_resource_group` are strings, or values a program only knows later (Pulumi Outputs): they
+    are placed as they are, so that in a preview only they are unknown and the rest of the values stays readable
+    (to a reviewer and to the policy pack).
+    """
     if replicas < 2:
         raise ValueError("the ingress controller needs at least two replicas")
     controller: dict[str, Any] = {
