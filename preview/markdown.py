@@ -763,19 +763,20 @@ def _fit_essentials(view: _Preview, room: int) -> list[str]:
         return len(_join(_essentials(view, candidate))) <= room
 
     longest = max(len(view.errors), len(view.policies))
-    rows = _largest(longest, lambda n: fits(replace(caps, rows=n)))
+    rows = largest(longest, lambda n: fits(replace(caps, rows=n)))
     if fits(replace(caps, rows=rows)) and rows >= min(MIN_ROWS, longest):
         return _essentials(view, replace(caps, rows=rows))
     for rows in (MIN_ROWS, 0):
         shorter = replace(caps, rows=rows)
-        cautions = _largest(len(view.cautions), lambda n: fits(replace(shorter, cautions=n)))  # noqa: B023
+        cautions = largest(len(view.cautions), lambda n: fits(replace(shorter, cautions=n)))  # noqa: B023
         if fits(replace(shorter, cautions=cautions)):
             return _essentials(view, replace(shorter, cautions=cautions))
     return _essentials(view, replace(caps, rows=0, cautions=0))
 
 
-def _largest(count: int, fits: Callable[[int], bool]) -> int:
-    """The largest n in 0..count for which fits(n) holds (fits holds up to some n, then no more)."""
+def largest(count: int, fits: Callable[[int], bool]) -> int:
+    """The largest n in 0..count for which fits(n) holds (fits holds up to some n, then no more): a binary search,
+    shared by the comment and the graph to fit their size limits."""
     low, high = 0, count
     while low < high:
         middle = (low + high + 1) // 2
@@ -867,4 +868,4 @@ def _fit_sections(sections: list[_Section], room: int, left_out: list[str]) -> l
 def _most_blocks(section: _Section, room: int) -> int:
     """How many of a section's resources fit `room` characters (0: not even one)."""
     room -= len(_SEPARATOR)
-    return _largest(len(section.blocks), lambda n: n == 0 or section.cost(n) <= room)
+    return largest(len(section.blocks), lambda n: n == 0 or section.cost(n) <= room)

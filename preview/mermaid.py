@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from preview.markdown import OPS, STACK_TYPE, changes, component_resolver, component_title, urn_type
+from preview.markdown import OPS, STACK_TYPE, changes, component_resolver, component_title, largest, urn_type
 
 MAX_EDGES = 500
 """Mermaid's `maxEdges` in GitHub."""
@@ -164,18 +164,6 @@ def _importance(graph: _Graph) -> Callable[[tuple[str, str]], tuple[int, int, st
     return key
 
 
-def _largest(count: int, fits: Callable[[int], bool]) -> int:
-    """The largest n in 0..count with fits(n) (fits is monotone: true up to some n)."""
-    low, high = 0, count
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle - 1
-    return low
-
-
 def _cut(graph: _Graph) -> _Graph:
     """The last steps: at most MAX_EDGES edges, the most important; then, if the text is still too long, fewer
     edges when the nodes alone fit, else fewer nodes (unchanged and least changed first) with the most important
@@ -197,8 +185,8 @@ def _cut(graph: _Graph) -> _Graph:
         return result
 
     if kept(total_nodes, 0).fits():
-        return kept(total_nodes, _largest(min(total_edges, MAX_EDGES), lambda n: kept(total_nodes, n).fits()))
-    nodes = _largest(total_nodes, lambda n: kept(n, MAX_EDGES).fits())
+        return kept(total_nodes, largest(min(total_edges, MAX_EDGES), lambda n: kept(total_nodes, n).fits()))
+    nodes = largest(total_nodes, lambda n: kept(n, MAX_EDGES).fits())
     return kept(nodes, MAX_EDGES) if kept(nodes, MAX_EDGES).fits() else kept(nodes, 0)
 
 
