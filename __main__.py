@@ -4,9 +4,10 @@ import pulumi
 
 from stacks import main
 from stacks.config import ConfigError
+from stacks.project import ProjectFileError
 
 try:
     main()
-except ConfigError as error:
+except (ConfigError, ProjectFileError) as error:
     # RunError ends the program with the message alone, no traceback.
     raise pulumi.RunError(str(error)) from None

@@ -1,9 +1,11 @@
-"""Progress of a multi-step update kept outside Pulumi, encrypted, one file per cluster.
+"""Progress of a failed deploy or multi-step update kept outside Pulumi, encrypted, one file per cluster.
 
 pulumi-command throws away the stdout of a command that fails, so an update whose scale succeeded and whose
 upgrade failed cannot hand the scaled cluster's generated apimodel back to Pulumi. The lifecycle writes it
 here after every step that succeeded instead, and the next update continues from it when it started from the
-same previous state (`base`).
+same previous state (`base`). A deploy that fails after AKS Engine wrote the generated apimodel (its CA and
+certificates, which the VMs it created already trust) keeps that model here too, so that the next create
+deploys again with it rather than with new certificates (`operation` "deploy", `base` the settings' digest).
 
 The generated apimodel holds the cluster's CA keys and the service principal secret, so the file is
 encrypted with AES-256-GCM. The key comes from HKDF-SHA256 over the service principal's client secret, a
@@ -22,7 +24,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -37,6 +39,10 @@ MAGIC = b"stackhub-ha/aksengine-checkpoint/1\n"
 _HKDF_INFO = b"stackhub-ha aksengine checkpoint v1 key for "
 _SALT_BYTES = 16
 _NONCE_BYTES = 12
+
+
+Operation = Literal["update", "deploy"]
+OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 
 
 class CheckpointError(Exception):
@@ -68,6 +74,11 @@ def state_digest(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
 
 
+def settings_digest(settings: ClusterSettings) -> str:
+    """sha256 (hex) of the settings a deploy was given: the `base` of the checkpoint a failed deploy leaves."""
+    return hashlib.sha256(json.dumps(settings_to_dict(settings), sort_keys=True).encode()).hexdigest()
+
+
 def cluster_id(subscription_id: str, resource_group: str) -> str:
     """ARM id of the cluster's resource group, lower-case: ARM compares both parts case-insensitively."""
     return f"/subscriptions/{subscription_id}/resourcegroups/{resource_group}".lower()
@@ -75,17 +86,20 @@ def cluster_id(subscription_id: str, resource_group: str) -> str:
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """Where a partly done update got to."""
+    """Where a partly done update got to, or what a failed deploy left."""
 
     base: str
-    """`state_digest` of the previous state the update started from."""
+    """`state_digest` of the previous state the update started from; for a deploy, `settings_digest`."""
     settings: ClusterSettings
-    """The previous settings with the worker count and Kubernetes version the finished steps reached."""
+    """The previous settings with the worker count and Kubernetes version the finished steps reached; for a
+    deploy, the settings it was given."""
     steps_done: tuple[str, ...]
-    """What the finished steps were, for people reading stderr."""
+    """What the finished steps were, for people reading stderr (none for a deploy)."""
     saved_at: str
     apimodel: dict[str, Any] = field(repr=False)
-    """The generated apimodel AKS Engine left after the last finished step."""
+    """The generated apimodel AKS Engine left after the last finished step, or wrote before its deploy failed."""
+    operation: Operation = "update"
+    """Which lifecycle command left it. Files written before this field existed are updates'."""
 
     def to_bytes(self) -> bytes:
         """The plaintext JSON."""
@@ -96,6 +110,7 @@ class Checkpoint:
                 "settings": settings_to_dict(self.settings),
                 "stepsDone": list(self.steps_done),
                 "savedAt": self.saved_at,
+                "operation": self.operation,
                 "apimodel": self.apimodel,
             },
             separators=(",", ":"),
@@ -112,6 +127,7 @@ class Checkpoint:
                 steps_done=tuple(str(step) for step in doc["stepsDone"]),
                 saved_at=str(doc["savedAt"]),
                 apimodel=_generated_apimodel(doc),
+                operation=_operation(doc),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise CheckpointError(f"its content is not a checkpoint ({type(err).__name__})") from None
@@ -124,6 +140,14 @@ def _generated_apimodel(doc: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(apimodel, dict) or not isinstance(apimodel.get("properties"), dict):
         raise TypeError("apimodel is not a generated apimodel")
     return apimodel
+
+
+def _operation(doc: dict[str, Any]) -> Operation:
+    operation = doc.get("operation", "update")
+    for known in OPERATIONS:
+        if operation == known:
+            return known
+    raise ValueError(f"unknown operation (not one of {', '.join(OPERATIONS)})")
 
 
 _UNSAFE = re.compile(r"[^a-z0-9-]+")

@@ -30,8 +30,8 @@ running this marks stdout secret and does not log it. On failure stdout stays em
 its error before it reads stdout, so the resource keeps the previous state and no failed command can hand
 a new one back. A state larger than `ENV_VALUE_LIMIT` bytes could not be handed to the next command
 (`check_state_size`), so it is refused like a failure: nothing on stdout, exit code 1; on `create` the
-half-made resource group is then deleted, as after a failed deploy. Above `STATE_BUDGET` a warning comes first.
-stderr carries progress, AKS Engine's output (scrubbed of secrets, within `FORWARD_BUDGET`) and errors.
+half-made resource group is then deleted (a retry would fail the same way). Above `STATE_BUDGET` a warning comes
+first. stderr carries progress, AKS Engine's output (scrubbed of secrets, within `FORWARD_BUDGET`) and errors.
 
 The checkpoint (`aksengine.checkpoint`): an update runs up to two AKS Engine commands (scale, upgrade).
 After each one that succeeds, the generated apimodel it left, the settings reached, the steps done and
@@ -43,8 +43,19 @@ is given, so finished steps are not repeated; it ignores, with a message, one th
 secret was rotated) or whose `base` differs (Pulumi's state moved on), and plans from the previous state:
 scale and upgrade are idempotent, so repeating one is safe. A successful update and a delete remove it.
 
+A failed `create` uses the same file. AKS Engine writes the generated apimodel (the cluster's CA, certificates
+and keys) before its ARM deployment creates the VMs, and those VMs trust only those certificates. So a deploy
+that fails, or is stopped by SIGINT/SIGTERM, after writing it keeps the model in the checkpoint (`operation`
+"deploy", `base` the digest of the settings) and leaves the resource group alone; the next `create` with the
+same settings deploys again with that model into the same group, and removes the checkpoint once it succeeds.
+The group is deleted, for a clean retry, only when there is nothing to continue: AKS Engine failed before
+writing the model, the state is too large, or the settings changed since the kept deploy.
+
 Exit codes: 0 success, 1 AKS Engine or ARM failed, or the state is too large to hand back; 2 invalid input,
-refused change, wrong AKS Engine release or an unusable checkpoint directory.
+refused change, wrong AKS Engine release or an unusable checkpoint directory; 128 + the signal when stopped.
+
+Calls to the hub's ARM (deleting a resource group) are retried by azure-core as `arm.RetrySettings` says; one
+that still fails ends the command with `arm.ArmError`'s message, which says what to do.
 
 Secrets touch the disk only in a private directory (0700, files 0600) that lives for one command and is
 removed afterwards, also on failure, and, encrypted, in the checkpoint. AKS Engine takes the client secret
@@ -70,7 +81,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 from urllib.parse import urlparse
 
 from aksengine.apimodel import (
@@ -94,9 +105,13 @@ from aksengine.checkpoint import (
     CheckpointError,
     CheckpointFile,
     checkpoint_dir,
+    settings_digest,
     state_digest,
 )
 from aksengine.versions import AKS_ENGINE_VERSION, parse_version_output
+
+if TYPE_CHECKING:
+    from arm import RetrySettings
 
 ENV_DESIRED = "AKSENGINE_DESIRED"
 ENV_CLIENT_SECRET = "AKSENGINE_CLIENT_SECRET"  # noqa: S105 - a variable name, not a secret
@@ -352,9 +367,16 @@ class Scrubber:
 
     def __init__(self, secrets: Sequence[str] = ()) -> None:
         self._needles: set[str] = set()
+        self._allowed: set[str] = set()
         self._in_pem = False
         for secret in secrets:
             self.add(secret)
+
+    def allow(self, text: str) -> None:
+        """Never mask `text` as a base64 run (a path the lifecycle names, such as its checkpoint file: `/` is a
+        base64 character, so a path with a long enough folder name looks like one). Known secrets still are."""
+        if text:
+            self._allowed.add(text)
 
     def add(self, secret: str) -> None:
         """Scrub `secret` from now on, also JSON-escaped and line by line when it spans lines."""
@@ -395,8 +417,15 @@ class Scrubber:
             return "*** (private key)"
         for needle in sorted(self._needles, key=len, reverse=True):
             text = text.replace(needle, "***")
-        text = _BASE64_RUN.sub("***", text)
+        text = self._mask_runs(text)
         return _SECRET_FLAG.sub(r"\1***", text)
+
+    def _mask_runs(self, text: str) -> str:
+        if not self._allowed:
+            return _BASE64_RUN.sub("***", text)
+        allowed = "|".join(re.escape(item) for item in sorted(self._allowed, key=len, reverse=True))
+        pattern = re.compile(f"({allowed})|{_BASE64_RUN.pattern}")
+        return pattern.sub(lambda match: match.group(1) or "***", text)
 
 
 class Reporter:
@@ -432,6 +461,10 @@ class Reporter:
         else:
             self._stderr.write(f"  | {text}\n")
         self._stderr.flush()
+
+    def allow(self, text: str) -> None:
+        """See `Scrubber.allow`."""
+        self._scrubber.allow(text)
 
     def protect(self, apimodel: dict[str, Any], kubeconfig: str) -> None:
         """Scrub the key material of a cluster from everything reported from now on."""
@@ -678,15 +711,20 @@ ResourceGroupDeleter = Callable[[HubAccess, str], None]
 """Deletes a resource group (and waits for it); succeeds when the group does not exist."""
 
 
-def delete_resource_group_with_arm(access: HubAccess, resource_group: str, *, polling_interval: float = 10.0) -> None:
+def delete_resource_group_with_arm(
+    access: HubAccess, resource_group: str, *, polling_interval: float = 10.0, retry: "RetrySettings | None" = None
+) -> None:
     """Delete the resource group through the project's `arm` package and wait until ARM has finished.
 
-    A group that does not exist counts as deleted: a deploy can fail before AKS Engine created it.
+    A group that does not exist counts as deleted: a deploy can fail before AKS Engine created it. Every request
+    (the delete and each poll of it) is retried by azure-core as `retry` says (default: `arm.DEFAULT_RETRY`);
+    one that still fails raises `ArmError`, which says what failed and what to do.
     `arm` (and with it the Azure SDK) is imported here, on the one path that talks to ARM directly.
     """
     from azure.core.exceptions import AzureError, ResourceNotFoundError  # noqa: PLC0415
 
     from arm import (  # noqa: PLC0415
+        DEFAULT_RETRY,
         ArmError,
         HubConnection,
         api_version_for,
@@ -694,6 +732,8 @@ def delete_resource_group_with_arm(access: HubAccess, resource_group: str, *, po
         discover_endpoints,
         management_client,
     )
+
+    retry = retry or DEFAULT_RETRY
 
     if not access.tenant_id:
         raise LifecycleError(
@@ -709,15 +749,21 @@ def delete_resource_group_with_arm(access: HubAccess, resource_group: str, *, po
     group_id = f"/subscriptions/{access.subscription_id}/resourceGroups/{resource_group}"
     api_version = api_version_for("Microsoft.Resources/resourceGroups")
     try:
-        endpoints = discover_endpoints(connection.arm_endpoint)
-        credential = build_credential(connection, access.client_secret, endpoints)
-        client = management_client(connection, credential, endpoints, polling_interval=polling_interval)
+        endpoints = discover_endpoints(connection.arm_endpoint, retry=retry)
+        credential = build_credential(connection, access.client_secret, endpoints, retry=retry)
+        client = management_client(connection, credential, endpoints, polling_interval=polling_interval, retry=retry)
         client.resources.begin_delete_by_id(group_id, api_version=api_version).result()
     except ResourceNotFoundError:
         return
     except AzureError as err:
         raise ArmError.from_azure_error(
-            err, operation="delete", resource_id=group_id, api_version=api_version, redact=[access.client_secret]
+            err,
+            operation="delete",
+            resource_id=group_id,
+            api_version=api_version,
+            redact=[access.client_secret],
+            retry=retry,
+            endpoint=connection.arm_endpoint,
         ) from None
 
 
@@ -749,6 +795,12 @@ def starting_point(
         reporter.say(f"ignoring checkpoint {checkpoints.path}: {err}; planning from the previous state instead")
         return fresh
     if checkpoint is None:
+        return fresh
+    if checkpoint.operation == "deploy":
+        reporter.say(
+            f"ignoring checkpoint {checkpoints.path} (saved {checkpoint.saved_at}): a failed deploy left it, and the "
+            f"cluster has been created since; planning from the state in {ENV_PREVIOUS_STDOUT}"
+        )
         return fresh
     if checkpoint.base != base:
         reporter.say(
@@ -870,12 +922,18 @@ def create(
     delete_group: ResourceGroupDeleter,
     emit: Emit,
 ) -> None:
-    """Deploy a new cluster; on failure delete the resource group so that a retry starts clean.
+    """Deploy a new cluster, or deploy again with the generated apimodel a failed deploy of it kept.
 
-    A failed create leaves no state in Pulumi, and a second `deploy` into the half-built group would
-    generate new certificates that the VMs already there refuse (ARM cannot change a VM's custom data).
-    A state too large to hand back is such a failure too: a cluster Pulumi holds no state of could be
-    neither updated nor deleted.
+    AKS Engine writes the generated apimodel (the cluster's CA, certificates and keys) before it starts the ARM
+    deployment that creates the VMs. A deploy that fails, or is stopped, after that point keeps the model in the
+    cluster's encrypted checkpoint and leaves the resource group as it is: the next create with the same settings
+    deploys again with that model, so the VMs already there get the certificates they trust (ARM cannot change a
+    VM's custom data, so new certificates would be refused) and the incremental ARM deployment finishes the rest.
+
+    The resource group is deleted, so that a retry starts clean, when nothing can be continued: a deploy that
+    failed before writing the model, a state too large to hand back (a cluster Pulumi holds no state of could
+    be neither updated nor deleted, and a retry would fail the same way), and the group of a kept deploy whose
+    settings have changed since (AKS Engine cannot change the VMs it made).
     """
     settings = inp.desired_settings()
     problems = validate(settings, inp.other_nodes_in_subscription)
@@ -887,6 +945,9 @@ def create(
         _invalid("the built apimodel breaks Azure Stack Hub rules", model_problems)
     engine = AksEngine(environ, reporter)
     engine.check_version()
+    deploy = Deploy(inp, settings, reporter, delete_group)
+    deploy.prepare()
+    kept = deploy.kept()
     reporter.say(
         f"deploying cluster {settings.dns_prefix} (Kubernetes {settings.kubernetes_version}, "
         f"{settings.master_count} control-plane + {settings.agent_count} worker nodes) into resource group "
@@ -895,23 +956,194 @@ def create(
     with private_workdir(reporter, environ) as workdir:
         api_model = workdir / "apimodel.json"
         out = workdir / "_output" / settings.dns_prefix
-        write_private_json(api_model, with_service_principal_secret(model, inp.client_secret))
+        given = kept.apimodel if kept is not None else model
+        write_private_json(api_model, with_service_principal_secret(given, inp.client_secret))
         try:
             engine.run(CommandLines(engine.binary, settings, inp.client_secret).deploy(api_model, out), workdir)
             apimodel, kubeconfig = read_output(out, settings)
+        except LifecycleError as failure:
+            deploy.failed(failure, out / "apimodel.json", resumed=kept is not None)
+        except SystemExit:
+            # Stopped (Ctrl-C, SIGTERM) while AKS Engine ran: keep what it wrote, then stop as asked.
+            deploy.stopped(out / "apimodel.json")
+            raise
+        try:
             document = state_document(state_from_output(settings, apimodel, kubeconfig), reporter)
         except LifecycleError as failure:
-            reporter.say(f"deploy failed; deleting resource group {settings.resource_group} so a retry starts clean")
-            try:
-                delete_group(inp.hub_access(settings), settings.resource_group)
-            except Exception as cleanup:  # noqa: BLE001 - a failed cleanup must not hide the failed deploy
-                raise LifecycleError(
-                    f"{failure}\nresource group {settings.resource_group} could not be deleted either "
-                    f"({type(cleanup).__name__}: {cleanup}); delete it before retrying",
-                    failure.exit_code,
-                ) from None
-            raise
+            deploy.start_clean(failure)
     emit(document)
+    if deploy.checkpoints.path.exists():
+        _forget(deploy.checkpoints, "the deploy is complete", reporter)
+
+
+class Deploy:
+    """What a create keeps, continues or cleans up around AKS Engine's `deploy`."""
+
+    def __init__(
+        self,
+        inp: LifecycleInput,
+        settings: ClusterSettings,
+        reporter: Reporter,
+        delete_group: ResourceGroupDeleter,
+    ) -> None:
+        self.inp = inp
+        self.settings = settings
+        self.checkpoints = CheckpointFile.for_cluster(
+            inp.checkpoint_dir, settings.subscription_id, settings.resource_group
+        )
+        self._reporter = reporter
+        self._delete_group = delete_group
+        reporter.allow(str(self.checkpoints.path))
+
+    def prepare(self) -> None:
+        """Make sure a failed deploy's model could be kept, before AKS Engine creates anything."""
+        try:
+            self.checkpoints.prepare_directory()
+        except (OSError, CheckpointError) as err:
+            raise LifecycleError(
+                f"the checkpoint directory {self.checkpoints.path.parent} cannot be used ({type(err).__name__}: "
+                f"{err}); set {ENV_CHECKPOINT_DIR} to a directory of yours (nothing was changed)",
+                EXIT_INVALID,
+            ) from None
+
+    def kept(self) -> Checkpoint | None:
+        """The checkpoint of a failed deploy of these very settings, to deploy again with; else None.
+
+        A failed deploy of other settings left VMs that the new model's certificates would not fit: its resource
+        group is deleted first (it holds nothing but what that deploy made), and the checkpoint with it.
+        """
+        group = self.settings.resource_group
+        try:
+            found = self.checkpoints.load(self.inp.client_secret)
+        except CheckpointError as err:
+            self._reporter.say(
+                f"ignoring checkpoint {self.checkpoints.path}: {err}; deploying with new certificates (if a failed "
+                f"deploy left VMs in resource group {group}, they will refuse them: then delete the group and the "
+                "checkpoint, and run `pulumi up` again)"
+            )
+            return None
+        if found is None:
+            return None
+        if found.operation != "deploy":
+            self._reporter.say(
+                f"ignoring checkpoint {self.checkpoints.path} (saved {found.saved_at}): an update of an earlier "
+                f"cluster in resource group {group} left it"
+            )
+            return None
+        if found.base == settings_digest(self.settings):
+            self._reporter.protect(found.apimodel, "")
+            self._reporter.say(
+                f"continuing the deploy that failed before (saved {found.saved_at}): deploying again with the "
+                f"generated apimodel kept in checkpoint {self.checkpoints.path}, whose certificates the VMs it "
+                "created already trust"
+            )
+            return found
+        changed = ", ".join(_changed_fields(found.settings, self.settings)) or "the settings"
+        self._reporter.say(
+            f"checkpoint {self.checkpoints.path} keeps a failed deploy of other settings (changed since: {changed}); "
+            f"AKS Engine cannot change the VMs it created, so resource group {group} is deleted first"
+        )
+        self._delete(f"a failed deploy of other settings left it ({changed} changed since)")
+        _forget(self.checkpoints, f"resource group {group} of the failed deploy is deleted", self._reporter)
+        return None
+
+    def failed(self, failure: LifecycleError, generated: Path, *, resumed: bool) -> NoReturn:
+        """Keep the generated model AKS Engine wrote, or delete the group when there is nothing to continue."""
+        group = self.settings.resource_group
+        if self._keep(generated):
+            raise LifecycleError(
+                f"{failure}\nAKS Engine had written the generated apimodel (the cluster's CA and certificates) "
+                f"before it failed: it is kept, encrypted, in checkpoint {self.checkpoints.path}, and resource group "
+                f"{group} is left as it is. Fix the cause named above and run `pulumi up` again with the same "
+                "settings: it deploys again with that apimodel, which the VMs already created trust. To start "
+                f"over instead, delete resource group {group} and the checkpoint file.",
+                failure.exit_code,
+            ) from None
+        if resumed:
+            raise LifecycleError(
+                f"{failure}\nthe generated apimodel of the first failed deploy stays in checkpoint "
+                f"{self.checkpoints.path}, and resource group {group} is left as it is: run `pulumi up` again with "
+                f"the same settings to deploy again with it, or delete the group and the checkpoint to start over.",
+                failure.exit_code,
+            ) from None
+        self._reporter.say("AKS Engine failed before it wrote the generated apimodel: there is nothing to continue")
+        self.start_clean(failure)
+
+    def stopped(self, generated: Path) -> None:
+        """Keep the generated model of a deploy stopped by a signal (the group stays for the next create)."""
+        if self._keep(generated):
+            self._reporter.say(
+                f"stopped: the generated apimodel is kept in checkpoint {self.checkpoints.path}; the next "
+                f"`pulumi up` with the same settings deploys again with it into resource group "
+                f"{self.settings.resource_group}"
+            )
+
+    def start_clean(self, failure: LifecycleError) -> NoReturn:
+        """Delete the resource group (and any checkpoint of it) so that a retry starts clean; raise `failure`."""
+        group = self.settings.resource_group
+        self._reporter.say(f"deploy failed; deleting resource group {group} so a retry starts clean")
+        try:
+            self._delete_group(self.inp.hub_access(self.settings), group)
+        except Exception as cleanup:  # noqa: BLE001 - a failed cleanup must not hide the failed deploy
+            raise LifecycleError(
+                f"{failure}\nresource group {group} could not be deleted either "
+                f"({type(cleanup).__name__}: {cleanup}); delete it before retrying",
+                failure.exit_code,
+            ) from None
+        if self.checkpoints.path.exists():
+            _forget(self.checkpoints, f"resource group {group} is deleted", self._reporter)
+        raise failure
+
+    def _keep(self, generated: Path) -> bool:
+        """Save the generated model AKS Engine left, if it left one; True when it is kept."""
+        apimodel = _generated_model(generated)
+        if apimodel is None:
+            return False
+        self._reporter.protect(apimodel, "")
+        saved_at = datetime.now(UTC).isoformat(timespec="seconds")
+        checkpoint = Checkpoint(
+            settings_digest(self.settings), self.settings, (), saved_at, apimodel, operation="deploy"
+        )
+        try:
+            self.checkpoints.save(checkpoint, self.inp.client_secret)
+        except (OSError, CheckpointError) as err:
+            self._reporter.say(
+                f"warning: could not keep the generated apimodel in checkpoint {self.checkpoints.path} "
+                f"({type(err).__name__}: {err})"
+            )
+            return False
+        return True
+
+    def _delete(self, why: str) -> None:
+        group = self.settings.resource_group
+        try:
+            self._delete_group(self.inp.hub_access(self.settings), group)
+        except LifecycleError:
+            raise
+        except Exception as err:  # noqa: BLE001 - whatever the ARM client raises becomes one clear error
+            raise LifecycleError(
+                f"resource group {group} could not be deleted ({type(err).__name__}: {err}); {why}. Delete it and "
+                f"checkpoint {self.checkpoints.path}, or restore the settings of that deploy, then run `pulumi up` "
+                "again (nothing was deployed)"
+            ) from None
+
+
+def _generated_model(path: Path) -> dict[str, Any] | None:
+    """The generated apimodel AKS Engine wrote at `path`: one with the cluster's certificates, else None."""
+    try:
+        apimodel = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(apimodel, dict):
+        return None
+    props = apimodel.get("properties")
+    profile = props.get("certificateProfile") if isinstance(props, dict) else None
+    return apimodel if isinstance(profile, dict) and profile.get("caPrivateKey") else None
+
+
+def _changed_fields(before: ClusterSettings, after: ClusterSettings) -> list[str]:
+    """Names of the settings that differ (values may be secret-adjacent, so only the names)."""
+    return [f.name for f in dataclasses.fields(after) if getattr(before, f.name) != getattr(after, f.name)]
 
 
 def update(inp: LifecycleInput, environ: Mapping[str, str], reporter: Reporter, emit: Emit) -> None:
@@ -924,6 +1156,7 @@ def update(inp: LifecycleInput, environ: Mapping[str, str], reporter: Reporter, 
     checkpoints = CheckpointFile.for_cluster(
         inp.checkpoint_dir, previous.settings.subscription_id, previous.settings.resource_group
     )
+    reporter.allow(str(checkpoints.path))
     base = state_digest(inp.previous_state)
     start = starting_point(previous, base, checkpoints, inp.client_secret, reporter)
     problems = validate(settings, inp.other_nodes_in_subscription, current_version=start.settings.kubernetes_version)
@@ -1038,6 +1271,7 @@ def delete(inp: LifecycleInput, reporter: Reporter, delete_group: ResourceGroupD
     reporter.say(f"resource group {settings.resource_group} deleted")
     # Only once the cluster is gone: until then the checkpoint is what a later update continues from.
     checkpoints = CheckpointFile.for_cluster(inp.checkpoint_dir, settings.subscription_id, settings.resource_group)
+    reporter.allow(str(checkpoints.path))
     if checkpoints.path.exists():
         _forget(checkpoints, "the cluster is deleted", reporter)
 

@@ -7,17 +7,27 @@ through azure-mgmt-resource's generic `*_by_id` operations, with the version tak
 """
 
 from arm.api_versions import API_PROFILE, api_version_for, resource_type_of
-from arm.connection import HubConnection, HubEndpoints, build_credential, discover_endpoints, management_client
+from arm.connection import (
+    DEFAULT_RETRY,
+    HubConnection,
+    HubEndpoints,
+    RetrySettings,
+    build_credential,
+    discover_endpoints,
+    management_client,
+)
 from arm.errors import ArmError
 from arm.resource import ArmResource, ArmResourceProvider
 
 __all__ = [
     "API_PROFILE",
+    "DEFAULT_RETRY",
     "ArmError",
     "ArmResource",
     "ArmResourceProvider",
     "HubConnection",
     "HubEndpoints",
+    "RetrySettings",
     "api_version_for",
     "build_credential",
     "discover_endpoints",

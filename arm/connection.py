@@ -1,5 +1,10 @@
 """How to reach and authenticate to one Azure Stack Hub's ARM endpoint.
 
+Retries: every call to a hub (metadata, tokens, ARM requests and long-running operation polls) is retried by
+azure-core's `RetryPolicy`, configured from one `RetrySettings` (`DEFAULT_RETRY`). Nothing in this project loops
+around a call on its own: a call that still fails when the policy gives up raises, and `arm.errors.ArmError`
+says what failed, how often it was retried and what to do.
+
 Trust: a hub's endpoints often carry certificates from an enterprise root CA. Every HTTP call made here (the
 metadata request, the token requests of azure-identity, the ARM calls) goes through azure-core's requests
 transport with environment settings on, so setting `REQUESTS_CA_BUNDLE` to a PEM bundle that holds the hub's
@@ -30,6 +35,59 @@ ADFS_TENANT = "adfs"
 
 # Seconds between LRO status polls when ARM sends no Retry-After (azure-mgmt's default is 30).
 DEFAULT_POLLING_INTERVAL = 10.0
+
+# azure-core retries these statuses (and any answer that carries Retry-After); 409, 401 and 400 are final.
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    """How azure-core's RetryPolicy retries every call to a hub: the one place these numbers live.
+
+    A request is retried while no count is used up: `status` bounds the retries of answers in `RETRIED_STATUSES`
+    (so a hub answering 500 forever gets 1 + `status` requests), `connect` of connections that could not be made,
+    `read` of connections that broke before an answer, and `total` all of them together. Between attempts the
+    policy waits the answer's `Retry-After` when it has one (ARM sends it when it throttles), otherwise
+    `backoff_factor * 2 ** (n - 1)` seconds before the n-th retry after the first (the first is immediate), at
+    most `backoff_max`. The defaults are azure-core's own, written out so that a change is visible here.
+    """
+
+    total: int = 10
+    connect: int = 3
+    read: int = 3
+    status: int = 3
+    backoff_factor: float = 0.8
+    backoff_max: float = 120.0
+
+    def __post_init__(self) -> None:
+        for name in ("total", "connect", "read", "status"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"RetrySettings.{name} must be 0 or more, got {getattr(self, name)}")
+        if self.backoff_factor < 0 or self.backoff_max < 0:
+            raise ValueError("RetrySettings.backoff_factor and backoff_max must be 0 or more")
+
+    def policy_options(self) -> dict[str, Any]:
+        """The `retry_*` keyword arguments of azure-core's RetryPolicy (and of the clients that build one)."""
+        return {
+            "retry_total": self.total,
+            "retry_connect": self.connect,
+            "retry_read": self.read,
+            "retry_status": self.status,
+            "retry_backoff_factor": self.backoff_factor,
+            "retry_backoff_max": self.backoff_max,
+        }
+
+    def policy(self) -> RetryPolicy[Any, Any]:
+        return RetryPolicy(**self.policy_options())
+
+    def retries_of(self, failure: Literal["status", "connect", "read"]) -> int:
+        """How many retries the policy allows for one kind of failure: an answer in `RETRIED_STATUSES`, a
+        connection that could not be made, or one that broke before the answer."""
+        counts = {"status": self.status, "connect": self.connect, "read": self.read}
+        return min(self.total, counts[failure])
+
+
+DEFAULT_RETRY = RetrySettings()
 
 
 @dataclass(frozen=True)
@@ -91,16 +149,17 @@ class HubEndpoints:
     """Token audience for ARM: `authentication.audiences[0]`."""
 
 
-def discover_endpoints(arm_endpoint: str, *, timeout: float = 30) -> HubEndpoints:
+def discover_endpoints(arm_endpoint: str, *, timeout: float = 30, retry: RetrySettings = DEFAULT_RETRY) -> HubEndpoints:
     """Ask the hub: `GET {arm}/metadata/endpoints?api-version=2015-01-01`.
 
     The certificate of the hub is checked against the system store, or against the PEM bundle named by
     `REQUESTS_CA_BUNDLE` when it is set (hubs with an enterprise root CA need that).
     """
     base = arm_endpoint.rstrip("/")
-    # One immediate retry when the connection fails (an untrusted certificate will not heal with waiting).
-    retry = RetryPolicy(retry_total=3, retry_connect=1)
-    client: PipelineClient[HttpRequest, Any] = PipelineClient(base, policies=[retry])
+    # The first call to a hub: at most one retry of a connection that cannot be made (an untrusted certificate
+    # fails the same way and will not heal with waiting); answers are retried as everywhere else.
+    options = {**retry.policy_options(), "retry_connect": min(retry.connect, 1)}
+    client: PipelineClient[HttpRequest, Any] = PipelineClient(base, policies=[RetryPolicy(**options)])
     with client:
         request = HttpRequest("GET", f"{base}/metadata/endpoints", params={"api-version": METADATA_API_VERSION})
         response = client.send_request(request, connection_timeout=timeout, read_timeout=timeout)
@@ -134,8 +193,10 @@ def credential_settings(conn: HubConnection, endpoints: HubEndpoints) -> tuple[s
     return authority, tenant, True
 
 
-def build_credential(conn: HubConnection, client_secret: str, endpoints: HubEndpoints) -> TokenCredential:
-    """A service-principal credential for the hub's identity system."""
+def build_credential(
+    conn: HubConnection, client_secret: str, endpoints: HubEndpoints, *, retry: RetrySettings = DEFAULT_RETRY
+) -> TokenCredential:
+    """A service-principal credential for the hub's identity system; its token requests retry like ARM calls."""
     # Imported here: a program that only declares hub resources (every preview) never loads azure-identity.
     from azure.identity import ClientSecretCredential  # noqa: PLC0415
 
@@ -146,6 +207,7 @@ def build_credential(conn: HubConnection, client_secret: str, endpoints: HubEndp
         client_secret,
         authority=authority,
         disable_instance_discovery=disable_instance_discovery,
+        **retry.policy_options(),
     )
 
 
@@ -160,11 +222,14 @@ def management_client(
     endpoints: HubEndpoints,
     *,
     polling_interval: float = DEFAULT_POLLING_INTERVAL,
+    retry: RetrySettings = DEFAULT_RETRY,
 ) -> ResourceManagementClient:
     """azure-mgmt-resource's client for the hub's ARM.
 
-    Its pipeline retries 408/429/5xx and honours `Retry-After` (which ARM sends when it throttles); long-running
-    operations follow `Azure-AsyncOperation`/`Location` and wait `Retry-After` or `polling_interval` between polls.
+    Its pipeline retries as `retry` says (408/429/5xx and broken connections, honouring `Retry-After`); long-running
+    operations follow `Azure-AsyncOperation`/`Location` and wait `Retry-After` or `polling_interval` between polls,
+    each poll retried the same way. Its bearer-token policy asks for a new token four to five minutes before the
+    one it holds expires, so a run longer than a token's lifetime needs no help.
     """
     from azure.mgmt.resource.resources import ResourceManagementClient  # noqa: PLC0415
 
@@ -174,4 +239,5 @@ def management_client(
         base_url=conn.arm_endpoint,
         credential_scopes=[token_scope(endpoints)],
         polling_interval=polling_interval,
+        retry_policy=retry.policy(),
     )

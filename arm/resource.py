@@ -20,7 +20,9 @@ from pulumi.runtime.rpc import is_rpc_secret
 from arm.api_versions import API_PROFILE, api_version_for, resource_type_of, subscription_of
 from arm.connection import (
     DEFAULT_POLLING_INTERVAL,
+    DEFAULT_RETRY,
     HubConnection,
+    RetrySettings,
     build_credential,
     discover_endpoints,
     management_client,
@@ -222,9 +224,17 @@ def unwrap_secrets(value: Any) -> Any:
 class ArmResourceProvider(pulumi.dynamic.ResourceProvider):
     """Create, read, update and delete one ARM resource by id at the version in its props."""
 
-    def __init__(self, *, polling_interval: float = DEFAULT_POLLING_INTERVAL) -> None:
+    # A provider pickled into a stack's state before it had retry settings comes back without the instance
+    # attribute (unpickling skips __init__); Delete and Read of such a resource use this class default.
+    retry: RetrySettings = DEFAULT_RETRY
+
+    def __init__(
+        self, *, polling_interval: float = DEFAULT_POLLING_INTERVAL, retry: RetrySettings = DEFAULT_RETRY
+    ) -> None:
+        """`polling_interval` and `retry` are plain settings (pickled with the provider into the state)."""
         super().__init__()
         self.polling_interval = polling_interval
+        self.retry = retry
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
         return pulumi.dynamic.CheckResult(news, check_inputs(news))
@@ -285,11 +295,15 @@ class ArmResourceProvider(pulumi.dynamic.ResourceProvider):
         """A client for this one call; every azure-core error leaves as an ArmError."""
         target = resource_id or str(inputs["resource_id"])
         secret = str(inputs["client_secret"])
+        declared = inputs.get("connection")
+        endpoint = declared.get("arm_endpoint") if isinstance(declared, Mapping) else None
         try:
             connection = HubConnection.from_inputs(inputs["connection"])
-            endpoints = discover_endpoints(connection.arm_endpoint)
-            credential = build_credential(connection, secret, endpoints)
-            client = management_client(connection, credential, endpoints, polling_interval=self.polling_interval)
+            endpoints = discover_endpoints(connection.arm_endpoint, retry=self.retry)
+            credential = build_credential(connection, secret, endpoints, retry=self.retry)
+            client = management_client(
+                connection, credential, endpoints, polling_interval=self.polling_interval, retry=self.retry
+            )
             with ExitStack() as stack:
                 if isinstance(credential, AbstractContextManager):
                     stack.enter_context(credential)
@@ -301,6 +315,8 @@ class ArmResourceProvider(pulumi.dynamic.ResourceProvider):
                 resource_id=target,
                 api_version=str(inputs["api_version"]),
                 redact=[secret],
+                retry=self.retry,
+                endpoint=endpoint if isinstance(endpoint, str) else None,
             ) from None
 
 

@@ -22,7 +22,7 @@ import dataclasses
 import json
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -35,9 +35,12 @@ from aksengine.lifecycle import ClusterState
 from aksengine.refusals import cluster_change_refusals
 from components.change_guard import ChangeGuard
 
-# Relative to the project folder, where the command provider runs: the stored create/update/delete lines must
-# not change (and show the protected cluster as changed) when the checkout or agent moves.
-LIFECYCLE = (".venv/bin/python", "-m", "aksengine.lifecycle")
+# The interpreter is relative to the project folder, where the command provider runs: the stored
+# create/update/delete lines must not change (and show the protected cluster as changed) when the checkout or
+# agent moves. Stacks pass the project's own (`stacks.project.lifecycle_python`); this default is the same path
+# for the project's Pulumi.yaml as it is today.
+LIFECYCLE_PYTHON = ".venv/bin/python"
+LIFECYCLE_MODULE = ("-m", "aksengine.lifecycle")
 # AKS Engine upgrades about 12-15 minutes per VM, one VM at a time (REFERENCE, section 2).
 MINUTES_PER_VM = 20
 
@@ -62,8 +65,11 @@ class AksEngineClusterArgs:
     """Identity tenant, needed to delete the cluster's resource group on Azure AD hubs."""
     other_nodes_in_subscription: int = 0
     """VMs of other clusters in the subscription, counted against the 50-node limit."""
-    lifecycle_command: Sequence[str] = field(default=LIFECYCLE)
-    """How to run the lifecycle module; the default uses this program's Python."""
+    lifecycle_python: str = LIFECYCLE_PYTHON
+    """The Python that runs the lifecycle module: the project's virtualenv interpreter, relative to the project
+    folder (`stacks.project.lifecycle_python()` reads it from Pulumi.yaml)."""
+    lifecycle_command: Sequence[str] | None = None
+    """How to run the lifecycle module, replacing `lifecycle_python -m aksengine.lifecycle` entirely."""
     working_dir: str | None = None
     """Directory the lifecycle runs in (it must be able to import `aksengine`)."""
 
@@ -109,7 +115,7 @@ class AksEngineCluster(pulumi.ComponentResource):
             rule=cluster_change_refusals,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        run = " ".join(shlex.quote(part) for part in args.lifecycle_command)
+        run = " ".join(shlex.quote(part) for part in lifecycle_command(args))
         lifecycle = command.local.Command(
             f"{name}-aks-engine",
             create=f"{run} create",
@@ -159,6 +165,15 @@ class AksEngineCluster(pulumi.ComponentResource):
             "ssh_private_key": self.ssh_private_key,
             "provider": self.provider,
         })  # fmt: skip
+
+
+def lifecycle_command(args: AksEngineClusterArgs) -> tuple[str, ...]:
+    """The argv that runs the lifecycle module (the Command appends create, update or delete)."""
+    if args.lifecycle_command is not None:
+        return tuple(args.lifecycle_command)
+    if not args.lifecycle_python:
+        raise ValueError("AksEngineClusterArgs.lifecycle_python must name the Python that runs the lifecycle")
+    return (args.lifecycle_python, *LIFECYCLE_MODULE)
 
 
 def cluster_identity(settings: ClusterSettings) -> str:

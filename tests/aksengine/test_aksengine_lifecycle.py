@@ -33,6 +33,7 @@ from tests.aksengine.testkit import (
     SUBSCRIPTION,
     Deleter,
     LifecycleResult,
+    checkpoints_of,
     environ,
     flag,
     make_settings,
@@ -298,23 +299,26 @@ def test_a_failing_aks_engine_command_keeps_the_state_and_the_secrets(tmp_path: 
 # -- in process: create failures and delete, with a fake resource group deleter -----------------------
 
 
-def test_a_failed_deploy_deletes_the_half_built_resource_group(tmp_path: Path) -> None:
+def test_a_deploy_that_failed_before_writing_its_model_deletes_the_resource_group(tmp_path: Path) -> None:
+    # Nothing to continue from: AKS Engine wrote no certificates, so a retry starts clean.
     deleter = Deleter()
-    env = environ(tmp_path, make_settings(), FAKE_AKSE_FAIL="deploy")
+    env = environ(tmp_path, make_settings(), FAKE_AKSE_FAIL="deploy:before-output")
     code, out, err = run_in_process("create", env, deleter)
     assert code == 1
     assert out == ""
     assert "`aks-engine-azurestack deploy` failed with exit code 1" in err
+    assert "AKS Engine failed before it wrote the generated apimodel: there is nothing to continue" in err
     assert "deleting resource group ratings-k8s-rg so a retry starts clean" in err
     assert [group for _, group in deleter.calls] == ["ratings-k8s-rg"]
     assert CLIENT_SECRET not in err
-    assert "key=***" in err, "the private key line the fake prints must be scrubbed"
     assert list((tmp_path / "tmp").iterdir()) == []
+    assert not checkpoints_of(tmp_path).exists() or list(checkpoints_of(tmp_path).iterdir()) == []
 
 
 def test_a_failed_cleanup_is_reported_with_the_failed_deploy(tmp_path: Path) -> None:
     deleter = Deleter(RuntimeError("hub unreachable"))
-    code, out, err = run_in_process("create", environ(tmp_path, make_settings(), FAKE_AKSE_FAIL="deploy"), deleter)
+    env = environ(tmp_path, make_settings(), FAKE_AKSE_FAIL="deploy:before-output")
+    code, out, err = run_in_process("create", env, deleter)
     assert code == 1
     assert out == ""
     assert "`aks-engine-azurestack deploy` failed" in err

@@ -10,6 +10,7 @@ from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError
 from arm.connection import (
     HubConnection,
     HubEndpoints,
+    RetrySettings,
     build_credential,
     credential_settings,
     discover_endpoints,
@@ -143,3 +144,13 @@ def test_wrong_secret_is_refused_by_the_identity_system(hub: FakeArm) -> None:
     with pytest.raises(ClientAuthenticationError, match="Invalid client id or client secret"):
         credential.get_token(token_scope(endpoints))
     assert hub.tokens_issued == 0
+
+
+def test_retry_settings_refuse_negative_counts_and_bound_each_kind_by_the_total() -> None:
+    with pytest.raises(ValueError, match=r"RetrySettings.status must be 0 or more, got -1"):
+        RetrySettings(status=-1)
+    with pytest.raises(ValueError, match="backoff_factor and backoff_max must be 0 or more"):
+        RetrySettings(backoff_factor=-0.5)
+    settings = RetrySettings(total=2, connect=1, read=3, status=5)
+    assert [settings.retries_of(kind) for kind in ("status", "connect", "read")] == [2, 1, 2]
+    assert settings.policy_options()["retry_status"] == 5

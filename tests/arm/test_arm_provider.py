@@ -13,7 +13,7 @@ import pytest
 from pulumi.dynamic.dynamic import serialize_provider
 
 from arm.api_versions import api_version_for, resource_type_of
-from arm.connection import HubConnection
+from arm.connection import DEFAULT_RETRY, HubConnection, RetrySettings
 from arm.errors import ArmError
 from arm.resource import ArmResourceProvider
 from tests.fakes.fake_arm import TEST_NET, FakeArm, IdentitySystem
@@ -258,9 +258,19 @@ def test_rotating_the_secret_sends_nothing_to_arm_but_is_used_from_then_on(
 
 
 def test_the_provider_is_stateless_and_survives_dill() -> None:
-    provider = ArmResourceProvider(polling_interval=0.5)
-    assert vars(provider) == {"polling_interval": 0.5}
+    retry = RetrySettings(status=5, backoff_factor=0.1)
+    provider = ArmResourceProvider(polling_interval=0.5, retry=retry)
+    assert vars(provider) == {"polling_interval": 0.5, "retry": retry}
     # Our own bytes, loaded the way Pulumi's dynamic-provider host loads them.
     restored = dill.loads(base64.b64decode(serialize_provider(provider)))  # noqa: S301
     assert isinstance(restored, ArmResourceProvider)
-    assert restored.polling_interval == 0.5
+    assert (restored.polling_interval, restored.retry) == (0.5, retry)
+
+
+def test_a_provider_pickled_before_retry_settings_existed_uses_the_default() -> None:
+    # What a stack's state holds for resources created by an earlier version: the object without `retry`.
+    provider = ArmResourceProvider(polling_interval=0.5)
+    del provider.retry
+    restored = dill.loads(base64.b64decode(serialize_provider(provider)))  # noqa: S301
+    assert "retry" not in vars(restored)
+    assert restored.retry == DEFAULT_RETRY

@@ -10,6 +10,13 @@ that passes proves the project's versions against a hub's, not against themselve
         os.environ["REQUESTS_CA_BUNDLE"] = hub.ca_path
         ...  # talk to hub.base_url
         hub.arm_requests("PUT")
+
+Faults are injected with `inject`: throttling (429 with `Retry-After`), server errors (500, 503), a connection
+dropped without an answer, a long-running operation that ends `Failed`, a 409 conflict and an access token the
+hub stops accepting, each on the requests that match a method and a path, a given number of times:
+
+    hub.inject("unavailable", times=None, method="PUT", path="/publicIPAddresses/")  # 503 forever
+    hub.inject("throttle", retry_after=1)  # the next ARM request only
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import datetime
 import ipaddress
 import itertools
 import json
+import re
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -74,6 +83,21 @@ _DEFAULT_SECURITY_RULES = (
 
 IdentitySystem = Literal["azure_ad", "adfs"]
 
+Fault = Literal[
+    "throttle", "server_error", "unavailable", "drop_connection", "operation_failed", "conflict", "token_expired"
+]
+FAULTS: tuple[Fault, ...] = (
+    "throttle",
+    "server_error",
+    "unavailable",
+    "drop_connection",
+    "operation_failed",
+    "conflict",
+    "token_expired",
+)
+DROPPED = 0
+"""The `status` recorded for a request whose connection the fake closed without an answer."""
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -87,6 +111,10 @@ class RecordedRequest:
     """The JSON request body (never recorded for token requests, which carry the secret)."""
     response: Any = None
     """The JSON response body."""
+    received_at: float = 0.0
+    """`time.monotonic()` when the fake answered, to measure waits between a client's attempts."""
+    fault: Fault | None = None
+    """The injected fault that shaped this answer, if any."""
 
 
 @dataclass
@@ -103,6 +131,40 @@ class _Response:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    """Close the connection without sending anything (the client sees it dropped mid-request)."""
+    fault: Fault | None = None
+
+
+@dataclass
+class Injection:
+    """One injected fault: what it does, to which requests, how often; `hits` counts the requests it shaped."""
+
+    fault: Fault
+    times: int | None
+    """How many matching requests it shapes; None: every one, until `FakeArm.clear_faults`."""
+    method: str | None
+    path: str | None
+    """A regular expression searched (case-insensitively) in the request path; None matches every ARM path."""
+    retry_after: int | None
+    code: str
+    message: str
+    hits: int = 0
+
+    def matches(self, request: _Request) -> bool:
+        if self.times is not None and self.hits >= self.times:
+            return False
+        if self.method is not None and request.method != self.method.upper():
+            return False
+        return self.path is None or re.search(self.path, request.path, re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """An access token the fake issued: for which scope, and until when (`time.monotonic()`)."""
+
+    scope: str
+    expires_at: float
 
 
 @dataclass
@@ -123,6 +185,8 @@ class _Operation:
     resource_key: str
     kind: Literal["put", "delete"]
     polls_left: int
+    failure: tuple[str, str] | None = None
+    """(code, message) when the operation is to end `Failed`."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +215,9 @@ class FakeArm:
         location: str = "local",
         in_progress_polls: int = 2,
         enforce_location_immutable: bool = True,
+        token_lifetime: int = 3600,
     ) -> None:
+        """`token_lifetime`: seconds a token is announced (`expires_in`) and accepted for."""
         self.identity_system = identity_system
         self.tenant_id = tenant_id
         self.client_id = client_id
@@ -159,14 +225,16 @@ class FakeArm:
         self.location = location
         self.in_progress_polls = in_progress_polls
         self.enforce_location_immutable = enforce_location_immutable
+        self.token_lifetime = token_lifetime
         self.audience = "https://management.hub.fake/0f0e0d0c-0b0a-0908-0706-050403020100"
 
         self._lock = threading.Lock()
         self._resources: dict[str, _Resource] = {}
         self._operations: dict[str, _Operation] = {}
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, _Grant] = {}
+        self._tokens_issued = 0
         self._requests: list[RecordedRequest] = []
-        self._throttle_retry_after: int | None = None
+        self._injections: list[Injection] = []
         self._addresses = itertools.islice(TEST_NET.hosts(), 4, None)
         self._tempdir: tempfile.TemporaryDirectory[str] | None = None
         self._server: _Server | None = None
@@ -221,8 +289,53 @@ class FakeArm:
 
     def throttle_next(self, retry_after: int = 1) -> None:
         """Answer the next ARM request with 429 and `Retry-After`, once."""
+        self.inject("throttle", retry_after=retry_after)
+
+    def inject(
+        self,
+        fault: Fault,
+        *,
+        times: int | None = 1,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: int | None = None,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> Injection:
+        """Shape the next `times` ARM requests (None: all) matching `method` and the `path` regex with `fault`.
+
+        - `throttle`: 429 `TooManyRequests` with `Retry-After` (`retry_after`, default 1 second).
+        - `server_error`: 500 `InternalServerError`; `unavailable`: 503 `ServiceUnavailable` (with `Retry-After`
+          only when `retry_after` is given).
+        - `drop_connection`: the request is read, then the connection is closed without an answer.
+        - `operation_failed`: a PUT or DELETE is accepted as usual, but its long-running operation ends `Failed`
+          with `code` and `message` (default `InternalOperationError`) and the resource is left `Failed`.
+        - `conflict`: 409 `AnotherOperationInProgress` (or `code`), as when another operation holds the resource.
+        - `token_expired`: 401 `ExpiredAuthenticationToken`; the bearer token presented stops working for good.
+
+        Operation polls are ARM requests too: a fault without `path` can hit them. Faults are checked in the
+        order they were injected, before authentication.
+        """
+        if fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; one of {', '.join(FAULTS)}")
+        default_code, default_message = _FAULT_ERRORS[fault]
+        injection = Injection(
+            fault=fault,
+            times=times,
+            method=method,
+            path=path,
+            retry_after=retry_after if retry_after is not None else (1 if fault == "throttle" else None),
+            code=code or default_code,
+            message=message or default_message,
+        )
         with self._lock:
-            self._throttle_retry_after = retry_after
+            self._injections.append(injection)
+        return injection
+
+    def clear_faults(self) -> None:
+        """Stop every injected fault (the hub recovers)."""
+        with self._lock:
+            self._injections.clear()
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -240,6 +353,20 @@ class FakeArm:
             and (method is None or request.method == method)
         ]
 
+    def requests_to(self, resource_id: str, method: str | None = None) -> list[RecordedRequest]:
+        """Requests on one resource id (any case), optionally of one method: what a client sent, retries included."""
+        wanted = _key(resource_id)
+        return [request for request in self.arm_requests(method) if _key(request.path) == wanted]
+
+    @property
+    def polls(self) -> list[RecordedRequest]:
+        """Requests on long-running operations' status URLs."""
+        return [
+            request
+            for request in self.requests
+            if "/operations/" in request.path or "/operationresults/" in request.path.lower()
+        ]
+
     @property
     def throttled(self) -> list[RecordedRequest]:
         return [request for request in self.requests if request.status == 429]
@@ -247,7 +374,7 @@ class FakeArm:
     @property
     def tokens_issued(self) -> int:
         with self._lock:
-            return len(self._tokens)
+            return self._tokens_issued
 
     def resource(self, resource_id: str) -> dict[str, Any] | None:
         """The resource as ARM would return it, or None."""
@@ -291,9 +418,11 @@ class FakeArm:
                     method=request.method,
                     path=request.path,
                     api_version=request.query.get("api-version"),
-                    status=response.status,
+                    status=DROPPED if response.drop else response.status,
                     body=None if request.path == self._token_path() else _json_or_none(request.body),
                     response=response.body,
+                    received_at=time.monotonic(),
+                    fault=response.fault,
                 )
             )
             return response
@@ -312,17 +441,47 @@ class FakeArm:
         return self._arm_request(request)
 
     def _arm_request(self, request: _Request) -> _Response:
-        if self._throttle_retry_after is not None:
-            retry_after, self._throttle_retry_after = self._throttle_retry_after, None
-            response = _error(429, "TooManyRequests", "The request is being throttled.")
-            response.headers["Retry-After"] = str(retry_after)
-            return response
+        injection = next((found for found in self._injections if found.matches(request)), None)
+        if injection is not None:
+            injection.hits += 1
+            if injection.fault != "operation_failed":
+                return self._faulty_answer(injection, request)
         denied = self._authenticate(request)
         if denied is not None:
             return denied
         if "/operations/" in request.path or "/operationResults/" in request.path:
             return self._poll_operation(request)
-        return self._resource_request(request)
+        response = self._resource_request(request)
+        if injection is not None:
+            self._fail_operation_of(response, injection)
+        return response
+
+    def _faulty_answer(self, injection: Injection, request: _Request) -> _Response:
+        if injection.fault == "drop_connection":
+            return _Response(0, drop=True, fault=injection.fault)
+        if injection.fault == "token_expired":
+            _, _, token = request.headers.get("Authorization", "").partition(" ")
+            self._tokens.pop(token, None)
+        status = _FAULT_STATUS[injection.fault]
+        response = _error(status, injection.code, injection.message)
+        response.fault = injection.fault
+        if injection.retry_after is not None:
+            response.headers["Retry-After"] = str(injection.retry_after)
+        if injection.fault == "token_expired":
+            response.headers["WWW-Authenticate"] = (
+                f'Bearer authorization_uri="{self.login_endpoint}", error="invalid_token", '
+                'error_description="The access token has expired."'
+            )
+        return response
+
+    def _fail_operation_of(self, response: _Response, injection: Injection) -> None:
+        """Make the long-running operation a write just started end `Failed`."""
+        url = response.headers.get("Azure-AsyncOperation") or response.headers.get("Location")
+        if url is None:
+            return
+        operation = self._operations[urlsplit(url).path.rsplit("/", 1)[1]]
+        operation.failure = (injection.code, injection.message)
+        response.fault = injection.fault
 
     # --- identity ---------------------------------------------------------------------------------------
 
@@ -367,14 +526,17 @@ class FakeArm:
                 401, {"error": "invalid_client", "error_description": "Invalid client id or client secret."}
             )
         token = f"fake-token-{uuid.uuid4().hex}"
-        self._tokens[token] = form.get("scope", "")
-        return _Response(200, {"token_type": "Bearer", "access_token": token, "expires_in": 3600})
+        self._tokens[token] = _Grant(form.get("scope", ""), time.monotonic() + self.token_lifetime)
+        self._tokens_issued += 1
+        return _Response(200, {"token_type": "Bearer", "access_token": token, "expires_in": self.token_lifetime})
 
     def _authenticate(self, request: _Request) -> _Response | None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme != "Bearer" or token not in self._tokens:
             return _error(401, "AuthenticationFailed", "Authentication failed. The bearer token is missing or invalid.")
-        if f"{self.audience}/.default" not in self._tokens[token].split():
+        if self._tokens[token].expires_at <= time.monotonic():
+            return _error(401, "ExpiredAuthenticationToken", _FAULT_ERRORS["token_expired"][1])
+        if f"{self.audience}/.default" not in self._tokens[token].scope.split():
             return _error(401, "InvalidAuthenticationTokenAudience", "The access token has an invalid audience.")
         return None
 
@@ -565,10 +727,22 @@ class FakeArm:
             if operation.kind == "delete":
                 return _Response(202, None, {"Location": f"{self.base_url}{request.path}?api-version=2018-11-01"})
             return _Response(200, {"status": "InProgress"})
+        if operation.failure is not None:
+            return self._failed_operation(operation, *operation.failure)
         self._finish(operation)
         if operation.kind == "delete":
             return _Response(204)
         return _Response(200, {"status": "Succeeded"})
+
+    def _failed_operation(self, operation: _Operation, code: str, message: str) -> _Response:
+        resource = self._resources.get(operation.resource_key)
+        if resource is not None:
+            resource.provisioning_state = "Failed"
+        error = {"code": code, "message": message}
+        if operation.kind == "delete":
+            # A Location operation reports its failure as the status of the final poll, with ARM's error body.
+            return _Response(409, {"error": error})
+        return _Response(200, {"status": "Failed", "error": error})
 
     def _finish(self, operation: _Operation) -> None:
         if operation.kind == "put":
@@ -654,6 +828,10 @@ class _Handler(BaseHTTPRequestHandler):
             body=self.rfile.read(length) if length else b"",
         )
         response = self.server.fake.handle(request)
+        if response.drop:
+            # Read, then gone: the client's request reached the server, and no answer will come.
+            self.close_connection = True
+            return
         payload = b"" if response.body is None else json.dumps(response.body).encode()
         self.send_response(response.status)
         for name, value in response.headers.items():
@@ -727,6 +905,30 @@ def _key(resource_id: str) -> str:
 
 def _location_key(location: str) -> str:
     return location.replace(" ", "").lower()
+
+
+_FAULT_STATUS: Mapping[Fault, int] = {
+    "throttle": 429,
+    "server_error": 500,
+    "unavailable": 503,
+    "conflict": 409,
+    "token_expired": 401,
+}
+_FAULT_ERRORS: Mapping[Fault, tuple[str, str]] = {
+    "throttle": ("TooManyRequests", "The request is being throttled."),
+    "server_error": ("InternalServerError", "Encountered internal server error. Diagnostic information: fake."),
+    "unavailable": ("ServiceUnavailable", "The server is currently unable to handle the request."),
+    "drop_connection": ("", ""),
+    "operation_failed": ("InternalOperationError", "The operation failed on the hub: fake fault injected."),
+    "conflict": (
+        "AnotherOperationInProgress",
+        "Another operation on this or dependent resource is in progress. Retry the request after it finishes.",
+    ),
+    "token_expired": (
+        "ExpiredAuthenticationToken",
+        "The access token expiry UTC time is earlier than current UTC time.",
+    ),
+}
 
 
 def _error(status: int, code: str, message: str) -> _Response:
