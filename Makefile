@@ -24,6 +24,14 @@ $(TOOLS)/.stamp: requirements-ci-tools.txt
 
 ci-tools: $(TOOLS)/.stamp
 
+# checkov, which tests/workloads runs on the rendered manifests, in a venv of its own: its pins clash with the
+# program's (requirements-checkov.txt, every package pinned).
+CHECKOV := .tools/checkov
+$(CHECKOV)/.stamp: requirements-checkov.txt
+	test -x $(CHECKOV)/bin/python || $(PYTHON) -m venv $(CHECKOV)
+	$(CHECKOV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 # Azurite, Microsoft's Blob storage emulator (npm), which tests/backup starts on loopback: every package pinned by
 # tools/azurite/package-lock.json, installed with `npm ci` into .tools/azurite.
 AZURITE := .tools/azurite
@@ -44,7 +52,7 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(PY) -m mypy .
 
-unit: $(VENV)/.stamp-dev $(TOOLS)/.stamp $(AZURITE)/.stamp
+unit: $(VENV)/.stamp-dev $(TOOLS)/.stamp $(AZURITE)/.stamp $(CHECKOV)/.stamp
 	$(PY) -m pytest -q -n 2
 
 test: lint typecheck unit

@@ -36,6 +36,7 @@ from workloads.backup.jobs import (
     network_policies,
     python_files,
     restore_pod_spec,
+    scan_exceptions,
     verify_pod_spec,
 )
 from workloads.backup.pod.runs import LATEST_VERIFIED
@@ -50,7 +51,8 @@ from workloads.backup.settings import (
     mongo_tool_config,
     storage_secret_value,
 )
-from workloads.mongo import BACKUP_USER, BACKUP_USER_ENV, BACKUP_USER_SECRET, REPLICA_SET
+from workloads.mongo import BACKUP_USER, BACKUP_USER_FILES, BACKUP_USER_SECRET, REPLICA_SET
+from workloads.scan_exceptions import skip_annotations
 
 BACKUP_CRONJOB = "ratings-backup"
 VERIFY_CRONJOB = "ratings-backup-verification"
@@ -152,6 +154,8 @@ class DatabaseBackup(pulumi.ComponentResource):
             names=names,
             image_pull_secrets=tuple(args.image_pull_secrets),
         )
+        # Every CronJob runs the same two images, so carries the same checkov exceptions.
+        self._annotations: dict[str, str] = skip_annotations(scan_exceptions(settings))
         password = random.RandomPassword(
             f"{name}-user-password",
             length=32,
@@ -165,10 +169,8 @@ class DatabaseBackup(pulumi.ComponentResource):
         storage = pulumi.Output.all(args.container_url, args.sas_token).apply(
             lambda parts: storage_secret_value(parts[0], parts[1])
         )
-        user: dict[str, pulumi.Input[str]] = {
-            BACKUP_USER_ENV["BACKUP_USERNAME"]: BACKUP_USER,
-            BACKUP_USER_ENV["BACKUP_PASSWORD"]: password.result,
-        }
+        username_key, password_key = BACKUP_USER_FILES
+        user: dict[str, pulumi.Input[str]] = {username_key: BACKUP_USER, password_key: password.result}
         self._secret("user", BACKUP_USER_SECRET, user)
         self._secret("storage", names.storage_secret, {"url": storage})
         self._secret("mongodump", names.dump_config_secret, {"config.yaml": tool_config})
@@ -217,7 +219,10 @@ class DatabaseBackup(pulumi.ComponentResource):
 
     def _metadata(self, metadata: Mapping[str, Any]) -> k8s.meta.v1.ObjectMetaArgs:
         return k8s.meta.v1.ObjectMetaArgs(
-            name=metadata["name"], namespace=self._args.namespace, labels=metadata.get("labels")
+            name=metadata["name"],
+            namespace=self._args.namespace,
+            labels=metadata.get("labels"),
+            annotations=metadata.get("annotations"),
         )
 
     def _cronjob(self, name: str, labels: Mapping[str, str], schedule: str, pod_spec: Any) -> dict[str, Any]:
@@ -229,6 +234,7 @@ class DatabaseBackup(pulumi.ComponentResource):
             time_zone=self._args.time_zone,
             deadlines=job_deadlines(schedule),
             pod_spec=pod_spec,
+            annotations=self._annotations,
         )
 
     def _secret(self, role: str, name: str, string_data: Mapping[str, pulumi.Input[str]]) -> None:

@@ -10,6 +10,9 @@
   with certificates from cert-manager.
 - The `restricted` Pod Security Standard enforced on the namespace, and NetworkPolicies that deny everything but
   ingress controller -> web -> api -> mongo (and mongo <-> mongo, DNS, the ACME HTTP-01 solver).
+- Every pod runs as a UID at or above 10000; credentials reach containers only as files of mounted Secrets, never
+  as environment variables; the checks checkov makes that an object deliberately does not meet are skipped on the
+  object itself, with the reason (`workloads.scan_exceptions`: images pinned by tag).
 
 What holds data is protected: the namespace (deleting it deletes the claims), the StatefulSet (its claim
 templates cannot change in place, so a change would replace it) and the random passwords and keyfile (a new value
@@ -30,9 +33,12 @@ from workloads.backup.jobs import database_ingress_peers
 from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
 from workloads.mongo import (
     APP_DATABASE,
-    BACKUP_USER_ENV,
+    BACKUP_USER_DIR,
     BACKUP_USER_SECRET,
+    CREDENTIAL_FILES,
+    CREDENTIALS_DIR,
     JOIN_SCRIPT,
+    JOINED_MARKER,
     MEMBER_SCRIPT,
     MONGODB_UID,
     PORT,
@@ -40,6 +46,7 @@ from workloads.mongo import (
     VOLUME_SIZE_SETTING,
     connection_uri,
     member_hosts,
+    member_liveness_command,
     mongod_args,
     pdb_min_available,
     volume_change_refusals,
@@ -48,9 +55,12 @@ from workloads.platform_values import spread_over_nodes
 from workloads.ratings import (
     API,
     API_CPU_TARGET,
+    API_DOTENV_KEY,
+    API_DOTENV_PATH,
     API_PORT,
     API_RESOURCES,
     API_URL,
+    APP_UID,
     INIT_RESOURCES,
     MEMBER_RESOURCES,
     MIN_REPLICAS,
@@ -64,11 +74,14 @@ from workloads.ratings import (
     WEB_PORT,
     WEB_RESOURCES,
     app_sizing,
+    dotenv_file,
 )
 from workloads.registry import docker_config_json
+from workloads.scan_exceptions import PULL_POLICY, has_digest, image_exceptions, skip_annotations
 from workloads.sizing import ContainerResources
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}(@sha256:[0-9a-f]{64})?$")
 APP_USER = "ratings"
 ROOT_USER = "root"
 PULL_SECRET = "registry-pull"  # noqa: S105 (a Secret's name)
@@ -95,21 +108,28 @@ class RegistryCredentials:
 
 @dataclass(frozen=True)
 class AppImages:
-    """Image tags; never `latest`, so that what runs is what was reviewed."""
+    """Image tags; never `latest`, so that what runs is what was reviewed.
+
+    Each may also carry a digest (`v1@sha256:<64 hex>`, `mongo:8.0.17@sha256:<64 hex>`), which pins the content:
+    an object whose images all have one needs no checkov exception for them (`workloads.scan_exceptions`).
+    """
 
     api_tag: str = "v1"
-    """Tag of `<registry>/ratings-api`."""
+    """Tag of `<registry>/ratings-api`, optionally with `@sha256:<digest>`."""
     web_tag: str = "v1"
-    """Tag of `<registry>/ratings-web`."""
+    """Tag of `<registry>/ratings-web`, optionally with `@sha256:<digest>`."""
     mongodb: str = "mongo:8.0.17"
-    """Full reference of the official MongoDB image (a mirror's on a disconnected hub)."""
+    """Full reference of the official MongoDB image (a mirror's on a disconnected hub), optionally with a digest."""
 
     def __post_init__(self) -> None:
         for name, tag in (("api_tag", self.api_tag), ("web_tag", self.web_tag)):
-            if not tag or tag == "latest":
-                raise ValueError(f"{name} {tag!r}: pin a tag (not latest)")
-        if ":" not in self.mongodb.rsplit("/", maxsplit=1)[-1] or self.mongodb.endswith(":latest"):
-            raise ValueError(f"mongodb image {self.mongodb!r}: pin a tag (not latest)")
+            if not _TAG.match(tag) or tag.split("@")[0] == "latest":
+                raise ValueError(f"{name} {tag!r}: pin a tag (not latest), optionally with @sha256:<64 hex digits>")
+        name_tag, _, digest = self.mongodb.rsplit("/", maxsplit=1)[-1].partition("@")
+        if digest and not has_digest(self.mongodb):
+            raise ValueError(f"mongodb image {self.mongodb!r}: a digest is @sha256:<64 hex digits>")
+        if (not digest and ":" not in name_tag) or name_tag.endswith(":latest"):
+            raise ValueError(f"mongodb image {self.mongodb!r}: pin a tag (not latest) or a digest")
 
 
 @dataclass(frozen=True)
@@ -192,6 +212,11 @@ def _restricted() -> k8s.core.v1.SecurityContextArgs:
     )
 
 
+def _skip_annotations(images: list[str]) -> dict[str, str]:
+    # Images as configured: the registry host (an Output) does not decide whether a digest pins them.
+    return skip_annotations(image_exceptions(images))
+
+
 def _pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
     return k8s.core.v1.PodSecurityContextArgs(
         run_as_non_root=True,
@@ -203,10 +228,10 @@ def _pod_security(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
     )
 
 
-def _secret_env(name: str, secret: str, key: str) -> k8s.core.v1.EnvVarArgs:
-    return k8s.core.v1.EnvVarArgs(
-        name=name,
-        value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret, key=key)),
+def _secret_volume(name: str, secret: str) -> k8s.core.v1.VolumeArgs:
+    # Readable by the pod's group (fsGroup) only; the files hold credentials.
+    return k8s.core.v1.VolumeArgs(
+        name=name, secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=secret, default_mode=0o440)
     )
 
 
@@ -306,8 +331,12 @@ class RatingsApp(pulumi.ComponentResource):
 
     # --- helpers ------------------------------------------------------------------------------------------
 
-    def _meta(self, name: str, labels: dict[str, str] | None = None) -> k8s.meta.v1.ObjectMetaArgs:
-        return k8s.meta.v1.ObjectMetaArgs(name=name, namespace=NAMESPACE, labels=labels)
+    def _meta(
+        self, name: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+    ) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=name, namespace=NAMESPACE, labels=labels, annotations=annotations or None
+        )
 
     def _service_account(self, name: str) -> None:
         # No workload here calls the Kubernetes API: no token is mounted anywhere.
@@ -476,20 +505,14 @@ class RatingsApp(pulumi.ComponentResource):
         )
         # A keyfile holds 6-1024 base64 characters; alphanumerics are a subset.
         keyfile = random.RandomPassword(f"{self._name}-mongodb-keyfile", length=756, special=False, opts=protected)
-        self._secret(
-            "mongodb-credentials",
-            MONGODB_CREDENTIALS,
-            {
-                "root-username": ROOT_USER,
-                "root-password": root_password.result,
-                "app-username": APP_USER,
-                "app-password": app_password.result,
-            },
-        )
+        credentials: list[pulumi.Input[str]] = [ROOT_USER, root_password.result, APP_USER, app_password.result]
+        self._secret("mongodb-credentials", MONGODB_CREDENTIALS, dict(zip(CREDENTIAL_FILES, credentials, strict=True)))
         self._secret("mongodb-keyfile", MONGODB_KEYFILE, {"keyfile": keyfile.result})
         hosts = member_hosts(members, MONGODB, MONGODB, NAMESPACE)
-        uri = app_password.result.apply(lambda password: connection_uri(APP_USER, password, hosts))
-        self._secret("api-database-uri", API_DATABASE_URI, {"MONGODB_URI": uri})
+        dotenv = app_password.result.apply(
+            lambda password: dotenv_file({"MONGODB_URI": connection_uri(APP_USER, password, hosts)})
+        )
+        self._secret("api-database-uri", API_DATABASE_URI, {API_DOTENV_KEY: dotenv})
 
         scripts = k8s.core.v1.ConfigMap(
             f"{self._name}-mongodb-scripts",
@@ -513,14 +536,22 @@ class RatingsApp(pulumi.ComponentResource):
             k8s.core.v1.EnvVarArgs(name="MONGODB_PORT", value=str(PORT)),
             k8s.core.v1.EnvVarArgs(name="APP_DATABASE", value=APP_DATABASE),
             k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
-            _secret_env("ROOT_USERNAME", MONGODB_CREDENTIALS, "root-username"),
-            _secret_env("ROOT_PASSWORD", MONGODB_CREDENTIALS, "root-password"),
-            _secret_env("APP_USERNAME", MONGODB_CREDENTIALS, "app-username"),
-            _secret_env("APP_PASSWORD", MONGODB_CREDENTIALS, "app-password"),
+            # Directories of Secret files, not the secrets: join.js reads the files.
+            k8s.core.v1.EnvVarArgs(name="CREDENTIALS_DIR", value=CREDENTIALS_DIR),
         ]
+        member_mounts = [
+            k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="member-tmp", mount_path=POD_TMP),
+            k8s.core.v1.VolumeMountArgs(name="credentials", mount_path=CREDENTIALS_DIR, read_only=True),
+        ]
+        secret_volumes = [_secret_volume("credentials", MONGODB_CREDENTIALS)]
         if args.backup_user:
             # Changes the pod template, so the members restart one by one and create the user (join.js).
-            member_env += [_secret_env(env, BACKUP_USER_SECRET, key) for env, key in BACKUP_USER_ENV.items()]
+            member_env.append(k8s.core.v1.EnvVarArgs(name="BACKUP_USER_DIR", value=BACKUP_USER_DIR))
+            member_mounts.append(
+                k8s.core.v1.VolumeMountArgs(name="backup-user", mount_path=BACKUP_USER_DIR, read_only=True)
+            )
+            secret_volumes.append(_secret_volume("backup-user", BACKUP_USER_SECRET))
         mongosh_ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand({ ping: 1 }).ok"]
         pod_spec = k8s.core.v1.PodSpecArgs(
             service_account_name=MONGODB,
@@ -545,6 +576,7 @@ class RatingsApp(pulumi.ComponentResource):
                 k8s.core.v1.ContainerArgs(
                     name="install-keyfile",
                     image=image,
+                    image_pull_policy=PULL_POLICY,
                     command=["sh", "-c", f"cp /keyfile-secret/keyfile {keyfile_path} && chmod 0400 {keyfile_path}"],
                     resources=_resources(INIT_RESOURCES),
                     security_context=_restricted(),
@@ -560,6 +592,7 @@ class RatingsApp(pulumi.ComponentResource):
                 k8s.core.v1.ContainerArgs(
                     name="mongod",
                     image=image,
+                    image_pull_policy=PULL_POLICY,
                     # mongod itself, not the image's entrypoint (see workloads/mongo.py).
                     command=["mongod"],
                     args=mongod_args(keyfile_path, MONGOD_CACHE_GIB),
@@ -593,19 +626,26 @@ class RatingsApp(pulumi.ComponentResource):
                 k8s.core.v1.ContainerArgs(
                     name="member",
                     image=image,
+                    image_pull_policy=PULL_POLICY,
                     command=["sh", "/scripts/member.sh"],
                     env=member_env,
                     resources=_resources(MEMBER_RESOURCES),
                     security_context=_restricted(),
                     # The pod is ready only once its mongod is a member of the set.
                     readiness_probe=k8s.core.v1.ProbeArgs(
-                        exec_=k8s.core.v1.ExecActionArgs(command=["test", "-f", f"{POD_TMP}/joined"]),
+                        exec_=k8s.core.v1.ExecActionArgs(command=["test", "-f", JOINED_MARKER]),
                         period_seconds=5,
                     ),
-                    volume_mounts=[
-                        k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
-                        k8s.core.v1.VolumeMountArgs(name="member-tmp", mount_path=POD_TMP),
-                    ],
+                    # Once joined, a mongod that lost its replica-set configuration (removed from the set) gets
+                    # this container restarted, which joins it again (workloads/mongo.py). mongosh starts slowly
+                    # under this container's CPU limit: a long period and timeout.
+                    liveness_probe=k8s.core.v1.ProbeArgs(
+                        exec_=k8s.core.v1.ExecActionArgs(command=member_liveness_command()),
+                        period_seconds=30,
+                        timeout_seconds=15,
+                        failure_threshold=3,
+                    ),
+                    volume_mounts=member_mounts,
                 ),
             ],
             volumes=[
@@ -626,6 +666,7 @@ class RatingsApp(pulumi.ComponentResource):
                         name=scripts.metadata.apply(lambda m: str(m.name)), default_mode=0o444
                     ),
                 ),
+                *secret_volumes,
             ],
         )
         # The volume size cannot change once the set exists: refused in the preview, with the way out.
@@ -637,7 +678,7 @@ class RatingsApp(pulumi.ComponentResource):
         )
         k8s.apps.v1.StatefulSet(
             f"{self._name}-mongodb",
-            metadata=self._meta(MONGODB, _labels(MONGODB, "database")),
+            metadata=self._meta(MONGODB, _labels(MONGODB, "database"), _skip_annotations([image])),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=MONGODB,
                 replicas=members,
@@ -679,11 +720,12 @@ class RatingsApp(pulumi.ComponentResource):
         component: str,
         container: k8s.core.v1.ContainerArgs,
         volumes: list[k8s.core.v1.VolumeArgs],
+        configured_image: str,
     ) -> None:
         self._service_account(name)
         k8s.apps.v1.Deployment(
             f"{self._name}-{name}",
-            metadata=self._meta(name, _labels(name, component)),
+            metadata=self._meta(name, _labels(name, component), _skip_annotations([configured_image])),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # No `replicas`: the HPA owns the count, and a value here would reset it on every update.
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=_selector(name)),
@@ -697,8 +739,7 @@ class RatingsApp(pulumi.ComponentResource):
                         service_account_name=name,
                         automount_service_account_token=False,
                         image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=PULL_SECRET)],
-                        # The workshop images are node:alpine builds; `node` (1000) owns nothing they write to.
-                        security_context=_pod_security(1000),
+                        security_context=_pod_security(APP_UID),
                         topology_spread_constraints=self._spread(name),
                         containers=[container],
                         volumes=volumes,
@@ -710,14 +751,14 @@ class RatingsApp(pulumi.ComponentResource):
 
     def _create_api(self, max_replicas: int) -> None:
         health = k8s.core.v1.HTTPGetActionArgs(path="/healthz", port="http")
+        tag = self._args.images.api_tag
         container = k8s.core.v1.ContainerArgs(
             name=API,
-            image=self._image(API, self._args.images.api_tag),
+            image=self._image(API, tag),
+            image_pull_policy=PULL_POLICY,
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=API_PORT, protocol="TCP")],
-            env=[
-                _secret_env("MONGODB_URI", API_DATABASE_URI, "MONGODB_URI"),
-                k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
-            ],
+            # MONGODB_URI comes from the `.env` file mounted below (workloads/ratings.py), not from the environment.
+            env=[k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP)],
             resources=_resources(API_RESOURCES),
             security_context=_restricted(),
             startup_probe=k8s.core.v1.ProbeArgs(http_get=health, period_seconds=10, failure_threshold=30),
@@ -727,19 +768,27 @@ class RatingsApp(pulumi.ComponentResource):
             liveness_probe=k8s.core.v1.ProbeArgs(
                 http_get=health, period_seconds=20, timeout_seconds=5, failure_threshold=6
             ),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP)],
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP),
+                k8s.core.v1.VolumeMountArgs(
+                    name="database-uri", mount_path=API_DOTENV_PATH, sub_path=API_DOTENV_KEY, read_only=True
+                ),
+            ],
         )
         tmp = k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi"))
-        self._deployment(API, "api", container, [tmp])
+        database_uri = _secret_volume("database-uri", API_DATABASE_URI)
+        self._deployment(API, "api", container, [tmp, database_uri], f"{API}:{tag}")
         self._service(API, SERVICE_PORT, "http")
         self._hpa(API, max_replicas, API_CPU_TARGET)
         self._pdb(API, 1)
 
     def _create_web(self, max_replicas: int) -> None:
         root = k8s.core.v1.HTTPGetActionArgs(path="/", port="http")
+        tag = self._args.images.web_tag
         container = k8s.core.v1.ContainerArgs(
             name=WEB,
-            image=self._image(WEB, self._args.images.web_tag),
+            image=self._image(WEB, tag),
+            image_pull_policy=PULL_POLICY,
             ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=WEB_PORT, protocol="TCP")],
             env=[
                 k8s.core.v1.EnvVarArgs(name="API", value=API_URL),
@@ -758,7 +807,7 @@ class RatingsApp(pulumi.ComponentResource):
             volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP)],
         )
         tmp = k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi"))
-        self._deployment(WEB, "web", container, [tmp])
+        self._deployment(WEB, "web", container, [tmp], f"{WEB}:{tag}")
         self._service(WEB, SERVICE_PORT, "http")
         self._hpa(WEB, max_replicas, WEB_CPU_TARGET)
         self._pdb(WEB, 1)

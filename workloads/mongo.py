@@ -9,7 +9,13 @@ How the set comes up, with no operator and no credentials outside Kubernetes Sec
   every member then connects to the set as root, adds itself if it is not in the configuration, and creates or
   updates the application user. Every step checks before it acts, so reruns and restarts are harmless;
 - the StatefulSet starts members in order and waits for each to be ready (joined), so two members never
-  reconfigure the set at once.
+  reconfigure the set at once;
+- credentials reach the `member` container as files of mounted Secrets, never as environment variables (which the
+  container runtime keeps in the container's configuration, and every child process inherits): `JOIN_SCRIPT` reads
+  them with mongosh's `fs` module;
+- once joined, the `member` container's liveness probe checks that the local mongod still has a replica-set
+  configuration (`hello().setName`: absent on a member removed from the set); restarting the container joins it
+  again. Before it has joined, its own retry loop is what keeps it going, so the probe passes.
 
 Pod disruption budget: `minAvailable` is the voting majority, so a node drain never takes the set below the
 majority it needs to keep a primary; with three members one may be drained at a time.
@@ -25,15 +31,33 @@ from workloads.backup.scripts import ENSURE_BACKUP_USER_JS
 
 REPLICA_SET = "rs0"
 PORT = 27017
-MONGODB_UID = 999
-"""The `mongodb` user and group of the official image (it declares no USER, so the pod must say so)."""
+MONGODB_UID = 10999
+"""The user and group every pod of the mongo image runs as (database members, backups): a UID at or above 10000, so
+that it matches no account on the node (checkov CKV_K8S_40).
+
+The image's own `mongodb` user is 999, but nothing depends on it: the image declares no USER; the data directory
+is the claim's volume, which the kubelet makes group-owned and group-writable by `fsGroup` (a fresh ext4 volume's
+root is root:root 0755, so uid 999 relied on `fsGroup` too); the keyfile is copied by an init container running
+as this user; mongod and mongosh write only there and to the `/tmp` emptyDir (`HOME`). An unknown uid only makes
+`whoami` fail, as in MongoDB's own Kubernetes operator, which runs mongod as uid 2000. On a cluster whose members
+ran as 999, the new `fsGroup` differs from the volume root's group, so the kubelet regroups every existing file and
+adds group read-write (`fsGroupChangePolicy: OnRootMismatch` walks the volume once) before mongod starts as this
+user; the StatefulSet rolls one member at a time."""
 APP_DATABASE = "ratingsdb"
 BACKUP_USER = "backup"
 """The database user of the backup CronJob (built-in role `backup` only)."""
 BACKUP_USER_SECRET = "ratings-backup-user"  # noqa: S105 (a Secret's name)
-"""Keys `username` and `password`: created by DatabaseBackup, read by the members' `member` container."""
-BACKUP_USER_ENV = {"BACKUP_USERNAME": "username", "BACKUP_PASSWORD": "password"}
-"""The member container's environment variables for the backup user, and their keys in `BACKUP_USER_SECRET`."""
+"""Keys `BACKUP_USER_FILES`: created by DatabaseBackup, mounted at `BACKUP_USER_DIR` in the `member` container."""
+BACKUP_USER_FILES = ("username", "password")
+"""The backup user's Secret keys, one file each."""
+BACKUP_USER_DIR = "/etc/mongodb/backup-user"
+"""Where the `member` container mounts `BACKUP_USER_SECRET` (only where backups are on)."""
+CREDENTIALS_DIR = "/etc/mongodb/credentials"
+"""Where the `member` container mounts the root and application credentials (`CREDENTIAL_FILES`)."""
+CREDENTIAL_FILES = ("root-username", "root-password", "app-username", "app-password")
+"""The credentials Secret's keys, one file each, read by `JOIN_SCRIPT`."""
+JOINED_MARKER = "/tmp/joined"  # noqa: S108 (inside the container: the member's emptyDir)
+"""Created by `MEMBER_SCRIPT` once the member has joined: the readiness and liveness probes read it."""
 
 
 def members_for(workers: int) -> int:
@@ -94,12 +118,12 @@ def mongod_args(keyfile: str, cache_gib: float) -> list[str]:
     ]
 
 
-MEMBER_SCRIPT = """\
+MEMBER_SCRIPT = f"""\
 #!/bin/sh
 # Joins this pod's mongod to the replica set, then idles: the pod is ready only once it is a member.
 set -eu
-rm -f /tmp/joined
-until mongosh --quiet --norc --host 127.0.0.1 --port "$MONGODB_PORT" --eval 'db.adminCommand({ ping: 1 }).ok' \\
+rm -f {JOINED_MARKER}
+until mongosh --quiet --norc --host 127.0.0.1 --port "$MONGODB_PORT" --eval 'db.adminCommand({{ ping: 1 }}).ok' \\
     >/dev/null 2>&1; do
   sleep 2
 done
@@ -107,7 +131,7 @@ until mongosh --quiet --norc --nodb --file /scripts/join.js; do
   echo "joining the replica set failed; retrying" >&2
   sleep 5
 done
-touch /tmp/joined
+touch {JOINED_MARKER}
 exec sleep infinity
 """
 """Entry point of each pod's `member` container."""
@@ -119,6 +143,12 @@ const env = process.env;
 const ordinal = Number(env.POD_NAME.split('-').pop());
 const domain = `${env.MEMBER_SERVICE}.${env.POD_NAMESPACE}.svc.cluster.local`;
 const self = `${env.POD_NAME}.${domain}:${env.MONGODB_PORT}`;
+// Credentials are files of the mounted Secrets, read exactly as stored.
+const fs = require('fs');
+const secretFile = (dir, name) => fs.readFileSync(`${dir}/${name}`, 'utf8');
+const credential = (name) => secretFile(env.CREDENTIALS_DIR, name);
+const root = { user: credential('root-username'), pwd: credential('root-password') };
+const appUser = { user: credential('app-username'), pwd: credential('app-password') };
 
 function waitFor(what, check) {
   for (let attempt = 0; attempt < 150; attempt++) {
@@ -139,7 +169,7 @@ if (ordinal === 0 && !local.hello().setName) {
 }
 if (ordinal === 0) {
   try {
-    local.createUser({ user: env.ROOT_USERNAME, pwd: env.ROOT_PASSWORD, roles: ['root'] });
+    local.createUser({ user: root.user, pwd: root.pwd, roles: ['root'] });
   } catch (e) {
     // 13: users exist, so the localhost exception is closed; 51003: the user exists.
     if (e.code !== 13 && e.code !== 51003) throw e;
@@ -150,7 +180,7 @@ const hosts = Array.from(
   { length: Number(env.MEMBERS) },
   (_, i) => `${env.STATEFULSET}-${i}.${domain}:${env.MONGODB_PORT}`,
 );
-const credentials = `${encodeURIComponent(env.ROOT_USERNAME)}:${encodeURIComponent(env.ROOT_PASSWORD)}`;
+const credentials = `${encodeURIComponent(root.user)}:${encodeURIComponent(root.pwd)}`;
 let set = null;
 waitFor('the replica set primary', () => {
   set = connect(`mongodb://${credentials}@${hosts.join(',')}/admin?replicaSet=${env.REPLICA_SET}&authSource=admin`);
@@ -165,23 +195,36 @@ if (!config.members.some((m) => m.host === self)) {
 }
 
 const app = set.getSiblingDB(env.APP_DATABASE);
-if (app.getUser(env.APP_USERNAME)) {
-  app.updateUser(env.APP_USERNAME, { pwd: env.APP_PASSWORD });
+if (app.getUser(appUser.user)) {
+  app.updateUser(appUser.user, { pwd: appUser.pwd });
 } else {
   const roles = [{ role: 'readWrite', db: env.APP_DATABASE }];
-  app.createUser({ user: env.APP_USERNAME, pwd: env.APP_PASSWORD, roles });
+  app.createUser({ user: appUser.user, pwd: appUser.pwd, roles });
 }
-// Only where backups are on: the member container then has BACKUP_USERNAME and BACKUP_PASSWORD.
-if (env.BACKUP_USERNAME) {
+// Only where backups are on: the member container then mounts the backup user's Secret at BACKUP_USER_DIR.
+if (env.BACKUP_USER_DIR) {
+  const backupFile = (name) => secretFile(env.BACKUP_USER_DIR, name);
+  const backupUser = { user: backupFile('username'), pwd: backupFile('password') };
 """
     + ENSURE_BACKUP_USER_JS
     + """}
 """
 )
-"""The mongosh script `MEMBER_SCRIPT` runs; credentials come from the environment (Secret references).
+"""The mongosh script `MEMBER_SCRIPT` runs; credentials come from the files of the mounted Secrets.
 
-The backup user is created or updated only when the member container has its variables (backups on).
+The backup user is created or updated only when the member container mounts its Secret (backups on).
 """
+
+
+def member_liveness_command() -> list[str]:
+    """The `member` container's liveness probe (see the module docstring).
+
+    It passes until the member has joined (the join loop retries on its own), then asks the local mongod, without
+    credentials (`hello` needs none), whether it still holds a replica-set configuration.
+    """
+    check = "if (!db.hello().setName) quit(1)"
+    uri = f"mongodb://127.0.0.1:{PORT}/?directConnection=true"
+    return ["sh", "-c", f"test ! -f {JOINED_MARKER} || mongosh --quiet --norc '{uri}' --eval '{check}'"]
 
 
 VOLUME_SIZE_SETTING = "volumeSize"

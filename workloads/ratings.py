@@ -7,10 +7,17 @@ port, so the API's Service listens on 80 and forwards to 3000.
 
 Requests follow the workshop (API 250m/64Mi, limits 500m/256Mi; web limits 500m/512Mi) with a web request sized for
 webpack-dev-server, which the web image runs.
+
+The API reads its database URI from a file, not from a Secret in its environment: its `app.js` starts with
+`require('dotenv').config()`, which loads `.env` from the working directory (the image's WORKDIR `/usr/src/app`)
+into `process.env` without overriding what is set; `MONGODB_URI` is then read from there as before. The Secret's
+`.env` key is mounted onto that one file.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from workloads.mongo import members_for
@@ -26,6 +33,18 @@ WEB_PORT = 8080
 SERVICE_PORT = 80
 API_URL = f"http://{API}.{NAMESPACE}.svc.cluster.local"
 """The web front end's `API` (scheme included, no port: the Service listens on 80)."""
+APP_UID = 10001
+"""The user and group of ratings-api and ratings-web: at or above 10000, so that it matches no account on the node
+(checkov CKV_K8S_40). The workshop images are node:alpine builds whose files are copied and `npm install`ed as root
+and readable by everyone; with a read-only root filesystem the processes write only to their emptyDirs (`fsGroup`),
+so no account of the image (`node` is 1000) is needed."""
+API_DOTENV_PATH = "/usr/src/app/.env"
+"""Where dotenv looks for the API's `.env`: the image's WORKDIR (its Dockerfile), the process's working directory."""
+API_DOTENV_KEY = ".env"
+"""The key of the API's database Secret holding the `.env` file."""
+
+_DOTENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DOTENV_UNSAFE = re.compile(r"[\s#'\"`\\]")
 
 REPLICAS_CAP = 10
 """The workshop's HPA maximum; more would fit a large cluster but is not wanted."""
@@ -45,6 +64,22 @@ MONGOD_CACHE_GIB = 0.25
 MEMBER_RESOURCES = ContainerResources(Resources(10, 96), Resources(200, 256))
 """The `member` container: mongosh while joining, `sleep` afterwards."""
 INIT_RESOURCES = ContainerResources(Resources(10, 16), Resources(100, 64))
+
+
+def dotenv_file(variables: Mapping[str, str]) -> str:
+    """A `.env` file setting these variables, read the same by dotenv 4 (the API's `^4.0.0`) and later releases.
+
+    Values are written unquoted, so they must hold no whitespace, quote, backslash or `#` (later dotenv releases
+    start a comment at `#`); a connection URI from `workloads.mongo.connection_uri` percent-encodes its credentials.
+    """
+    lines = []
+    for name, value in variables.items():
+        if not _DOTENV_NAME.match(name):
+            raise ValueError(f".env variable name {name!r}: letters, digits and underscores, not starting with a digit")
+        if not value or _DOTENV_UNSAFE.search(value):
+            raise ValueError(f".env value of {name}: not empty, and no whitespace, quote, backslash or '#'")
+        lines.append(f"{name}={value}\n")
+    return "".join(lines)
 
 
 def mongodb_pod_requests() -> Resources:

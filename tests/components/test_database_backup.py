@@ -28,7 +28,7 @@ from tests.conftest import config_of, shared_outputs
 from tests.workloads.hub_cluster import KUBERNETES_VERSION
 from workloads.backup.jobs import BACKUP_LABELS, RESTORE_LABELS, Names
 from workloads.backup.settings import shortest_interval_seconds
-from workloads.mongo import BACKUP_USER_SECRET
+from workloads.mongo import BACKUP_USER_DIR, BACKUP_USER_FILES, BACKUP_USER_SECRET, MONGODB_UID
 from workloads.pod_security import restricted_violations
 
 NAMESPACE = "ratingsapp"
@@ -181,17 +181,34 @@ def test_the_backup_pods_reach_only_the_database_and_the_storage(objects: list[d
         assert {"podSelector": {"matchLabels": labels}} in database
 
 
-def test_the_members_create_the_backup_user(objects: list[dict[str, Any]]) -> None:
-    statefulset = of_kind(objects, "StatefulSet")["ratings-mongodb"]
-    member = next(c for c in statefulset["spec"]["template"]["spec"]["containers"] if c["name"] == "member")
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in member["env"] if e["name"].startswith("BACKUP_")}
-    assert refs == {
-        "BACKUP_USERNAME": {"name": BACKUP_USER_SECRET, "key": "username"},
-        "BACKUP_PASSWORD": {"name": BACKUP_USER_SECRET, "key": "password"},
-    }
+def test_the_members_create_the_backup_user_from_its_secrets_files(
+    seattle: StackRun, objects: list[dict[str, Any]]
+) -> None:
+    pod = of_kind(objects, "StatefulSet")["ratings-mongodb"]["spec"]["template"]["spec"]
+    member = next(c for c in pod["containers"] if c["name"] == "member")
+    assert {"name": "BACKUP_USER_DIR", "value": BACKUP_USER_DIR} in member["env"]
+    assert not [e for e in member["env"] if "valueFrom" in e and "secretKeyRef" in e["valueFrom"]]
+    mount = next(m for m in member["volumeMounts"] if m["mountPath"] == BACKUP_USER_DIR)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"] == {"secretName": BACKUP_USER_SECRET, "defaultMode": 0o440}
+    assert mount["readOnly"] is True
+    # The Secret holds exactly the files join.js reads.
+    (secret,) = [r for r in seattle.by_type("kubernetes:core/v1:Secret") if r.name == "hub-seattle-backup-user-secret"]
+    assert set(secret.plain_inputs["stringData"]) == set(BACKUP_USER_FILES)
     join = of_kind(objects, "ConfigMap")["ratings-mongodb-scripts"]["data"]["join.js"]
     assert "role: 'backup', db: 'admin'" in join
-    assert "if (env.BACKUP_USERNAME) {" in join
+    assert "if (env.BACKUP_USER_DIR) {" in join
+    for name in BACKUP_USER_FILES:
+        assert f"backupFile('{name}')" in join
+
+
+def test_every_cronjob_names_its_tag_pinned_images_as_checkov_exceptions(objects: list[dict[str, Any]]) -> None:
+    for name, cronjob in of_kind(objects, "CronJob").items():
+        annotations = cronjob["metadata"]["annotations"]
+        assert sorted(value.split("=")[0] for value in annotations.values()) == ["CKV_K8S_15", "CKV_K8S_43"], name
+        assert all("mongo:8.0.17, python:3.12.8-slim" in value for value in annotations.values()), name
+        pod = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsUser"] == pod["securityContext"]["fsGroup"] == MONGODB_UID >= 10000
 
 
 def test_backups_are_off_when_no_recipient_is_set() -> None:

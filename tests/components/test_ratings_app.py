@@ -22,10 +22,20 @@ from tests.workloads.hub_cluster import (
     run_cluster,
 )
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
-from workloads.mongo import majority
+from workloads.mongo import (
+    CREDENTIAL_FILES,
+    CREDENTIALS_DIR,
+    JOINED_MARKER,
+    MONGODB_UID,
+    connection_uri,
+    majority,
+    member_hosts,
+    member_liveness_command,
+)
 from workloads.network_policy import Path, Pod, allowed_paths
 from workloads.platform_values import platform_pods
 from workloads.pod_security import all_containers, restricted_violations
+from workloads.ratings import API_DOTENV_PATH, APP_UID
 from workloads.sizing import FixedPods, Resources, pods_fit, vm_size
 
 NAMESPACE = "ratingsapp"
@@ -111,13 +121,20 @@ def test_service_account_tokens_are_not_mounted(objects: list[dict[str, Any]]) -
     assert all(a["automountServiceAccountToken"] is False for a in accounts.values())
 
 
-def test_mongo_runs_as_the_images_user_with_its_keyfile_copied_private(objects: list[dict[str, Any]]) -> None:
+def test_every_pod_runs_as_a_uid_no_node_account_has(objects: list[dict[str, Any]]) -> None:
+    uids = {}
+    for workload in workloads(objects):
+        context = workload["spec"]["template"]["spec"]["securityContext"]
+        assert context["runAsUser"] == context["runAsGroup"] == context["fsGroup"] >= 10000
+        assert context["fsGroupChangePolicy"] == "OnRootMismatch"
+        for _, container in all_containers(workload["spec"]["template"]["spec"]):
+            assert "runAsUser" not in container["securityContext"]
+        uids[workload["metadata"]["name"]] = context["runAsUser"]
+    assert uids == {"ratings-api": APP_UID, "ratings-web": APP_UID, "ratings-mongodb": MONGODB_UID}
+
+
+def test_mongo_copies_its_keyfile_private_and_keeps_its_data_on_the_volume(objects: list[dict[str, Any]]) -> None:
     spec = app_objects(objects, "StatefulSet")["ratings-mongodb"]["spec"]["template"]["spec"]
-    assert {k: spec["securityContext"][k] for k in ("runAsUser", "runAsGroup", "fsGroup")} == {
-        "runAsUser": 999,
-        "runAsGroup": 999,
-        "fsGroup": 999,
-    }
     (init,) = spec["initContainers"]
     assert "chmod 0400" in init["command"][-1]
     volumes = {v["name"]: v for v in spec["volumes"]}
@@ -125,6 +142,19 @@ def test_mongo_runs_as_the_images_user_with_its_keyfile_copied_private(objects: 
     assert volumes["keyfile"]["emptyDir"]["medium"] == "Memory"
     mongod = next(c for c in spec["containers"] if c["name"] == "mongod")
     assert {m["mountPath"] for m in mongod["volumeMounts"]} == {"/data/db", "/tmp", "/var/run/mongodb-keyfile"}
+
+
+def test_every_long_running_container_has_a_liveness_probe(objects: list[dict[str, Any]]) -> None:
+    for workload in workloads(objects):
+        for container in workload["spec"]["template"]["spec"]["containers"]:
+            assert container.get("livenessProbe"), f"{workload['metadata']['name']}/{container['name']}"
+    spec = app_objects(objects, "StatefulSet")["ratings-mongodb"]["spec"]["template"]["spec"]
+    member = next(c for c in spec["containers"] if c["name"] == "member")
+    assert member["livenessProbe"]["exec"]["command"] == member_liveness_command()
+    assert member["readinessProbe"]["exec"]["command"] == ["test", "-f", JOINED_MARKER]
+    # Restarts only after a minute and a half of a mongod without a set configuration.
+    probe = member["livenessProbe"]
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 90
 
 
 # --- network policy ----------------------------------------------------------------------------------------
@@ -239,17 +269,50 @@ def test_hpa_maximum_replicas_fit_the_workers(
 # --- secrets -----------------------------------------------------------------------------------------------
 
 
-def test_credentials_reach_containers_only_through_secret_references(objects: list[dict[str, Any]]) -> None:
+def secret_mounts(spec: dict[str, Any], container: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """A container's Secret mounts: mount path -> (Secret, subPath), each read-only and group-readable only."""
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {}
+    for mount in container.get("volumeMounts") or []:
+        secret = volumes[mount["name"]].get("secret")
+        if secret:
+            assert mount["readOnly"] is True, mount
+            assert secret["defaultMode"] == 0o440, secret
+            mounts[mount["mountPath"]] = (secret["secretName"], mount.get("subPath"))
+    return mounts
+
+
+def test_credentials_reach_containers_only_as_files_of_mounted_secrets(objects: list[dict[str, Any]]) -> None:
     sensitive = ("PASSWORD", "SECRET", "URI", "USERNAME", "TOKEN")
     for workload in workloads(objects):
         for _, container in all_containers(workload["spec"]["template"]["spec"]):
+            assert "envFrom" not in container
             for env in container.get("env") or []:
-                if any(word in env["name"] for word in sensitive):
-                    assert "value" not in env, env
-                    assert "secretKeyRef" in env["valueFrom"], env
-    api = app_objects(objects, "Deployment")["ratings-api"]["spec"]["template"]["spec"]["containers"][0]
-    uri = {"secretKeyRef": {"name": "ratings-api-mongodb", "key": "MONGODB_URI"}}
-    assert {"name": "MONGODB_URI", "valueFrom": uri} in api["env"]
+                assert "secretKeyRef" not in (env.get("valueFrom") or {}), env
+                assert not any(word in env["name"] for word in sensitive), env
+    api_spec = app_objects(objects, "Deployment")["ratings-api"]["spec"]["template"]["spec"]
+    # dotenv in the API reads `.env` from its working directory, the image's WORKDIR.
+    assert secret_mounts(api_spec, api_spec["containers"][0]) == {API_DOTENV_PATH: ("ratings-api-mongodb", ".env")}
+    mongo_spec = app_objects(objects, "StatefulSet")["ratings-mongodb"]["spec"]["template"]["spec"]
+    member = next(c for c in mongo_spec["containers"] if c["name"] == "member")
+    assert secret_mounts(mongo_spec, member) == {CREDENTIALS_DIR: ("ratings-mongodb-credentials", None)}
+    assert {"name": "CREDENTIALS_DIR", "value": CREDENTIALS_DIR} in member["env"]
+
+
+def test_the_secrets_hold_the_files_their_readers_expect(cluster: StackRun, objects: list[dict[str, Any]]) -> None:
+    secrets = {
+        r.plain_inputs["metadata"]["name"]: r.plain_inputs["stringData"]
+        for r in cluster.by_type("kubernetes:core/v1:Secret")
+        if r.plain_inputs["metadata"]["namespace"] == NAMESPACE
+    }
+    credentials = secrets["ratings-mongodb-credentials"]
+    assert set(credentials) == set(CREDENTIAL_FILES)
+    join = app_objects(objects, "ConfigMap")["ratings-mongodb-scripts"]["data"]["join.js"]
+    for name in CREDENTIAL_FILES:
+        assert f"credential('{name}')" in join
+    hosts = member_hosts(3, "ratings-mongodb", "ratings-mongodb", NAMESPACE)
+    uri = connection_uri(credentials["app-username"], credentials["app-password"], hosts)
+    assert secrets["ratings-api-mongodb"] == {".env": f"MONGODB_URI={uri}\n"}
 
 
 def test_no_secret_value_in_a_config_map_an_env_literal_or_the_preview_output(cluster: StackRun) -> None:
@@ -315,9 +378,40 @@ def test_images_are_pinned_and_pulled_with_the_pull_secret(objects: list[dict[st
         for _, container in all_containers(spec):
             images[container["name"]] = container["image"]
             assert not container["image"].endswith(":latest")
+            # A cached image still starts while the registry is out of reach.
+            assert container["imagePullPolicy"] == "IfNotPresent"
     assert images["ratings-api"] == f"{REGISTRY}/ratings-api:v1"
     assert images["ratings-web"] == f"{REGISTRY}/ratings-web:v1"
     assert images["mongod"] == images["member"] == images["install-keyfile"] == "mongo:8.0.17"
+
+
+def test_workloads_pinned_by_tag_carry_checkov_exceptions_naming_their_images(objects: list[dict[str, Any]]) -> None:
+    expected = {"ratings-api": "ratings-api:v1", "ratings-web": "ratings-web:v1", "ratings-mongodb": "mongo:8.0.17"}
+    for workload in workloads(objects):
+        annotations = workload["metadata"]["annotations"]
+        checks = {value.split("=")[0]: value for key, value in annotations.items() if key.startswith("checkov.io/skip")}
+        assert set(checks) == {"CKV_K8S_43", "CKV_K8S_15"}
+        assert all(f"({expected[workload['metadata']['name']]})" in value for value in checks.values())
+
+
+DIGEST = "sha256:" + "4f" * 32
+
+
+@pytest.fixture(scope="module")
+def pinned_objects() -> list[dict[str, Any]]:
+    images = AppImages(api_tag=f"v1@{DIGEST}", web_tag=f"v2@{DIGEST}", mongodb=f"mongo:8.0.17@{DIGEST}")
+    return rendered_objects(run_cluster(Cluster(images=images)))
+
+
+def test_images_pinned_by_digest_need_no_exception(pinned_objects: list[dict[str, Any]]) -> None:
+    images = {}
+    for workload in workloads(pinned_objects):
+        assert workload["metadata"].get("annotations") is None, workload["metadata"]["name"]
+        for _, container in all_containers(workload["spec"]["template"]["spec"]):
+            images[container["name"]] = container["image"]
+    assert images["ratings-api"] == f"{REGISTRY}/ratings-api:v1@{DIGEST}"
+    assert images["ratings-web"] == f"{REGISTRY}/ratings-web:v2@{DIGEST}"
+    assert images["mongod"] == f"mongo:8.0.17@{DIGEST}"
 
 
 def test_ports_and_environment_follow_the_app(objects: list[dict[str, Any]]) -> None:
@@ -382,7 +476,14 @@ def test_bad_arguments_are_refused() -> None:
     with pytest.raises(ValueError, match="not latest"):
         AppImages(api_tag="latest")
     with pytest.raises(ValueError, match="not latest"):
+        AppImages(web_tag=f"latest@{DIGEST}")
+    with pytest.raises(ValueError, match="64 hex"):
+        AppImages(api_tag="v1@sha256:abc")
+    with pytest.raises(ValueError, match="not latest"):
         AppImages(mongodb="mongo")
+    with pytest.raises(ValueError, match="64 hex"):
+        AppImages(mongodb="mongo:8.0.17@sha256:ABC")
+    assert AppImages(mongodb=f"registry.local/mongo@{DIGEST}").mongodb.endswith(DIGEST)
     registry = RegistryCredentials(login_server=REGISTRY, username="u", password="p")
     common: dict[str, Any] = {
         "provider": None,

@@ -22,7 +22,7 @@ from components.cluster_platform import (
     IngressAddress,
     LogShipping,
 )
-from components.ratings_app import RatingsApp, RatingsAppArgs, RegistryCredentials
+from components.ratings_app import AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
 from preview.engine import StackRun, run_stack
 from workloads.charts import PlatformCharts
 from workloads.issuers import AzureDnsZone
@@ -73,6 +73,7 @@ class Cluster:
     log_shipping: bool = True
     charts: PlatformCharts = field(default_factory=PlatformCharts)
     image_registry: str | None = None
+    images: AppImages = field(default_factory=AppImages)
 
 
 def program(cluster: Cluster) -> Callable[[], None]:
@@ -129,6 +130,7 @@ def program(cluster: Cluster) -> Callable[[], None]:
                 storage_class=platform.storage_class_name,
                 worker_count=cluster.workers,
                 worker_vm_size=cluster.vm_size,
+                images=cluster.images,
                 log_shipping=cluster.log_shipping,
             ),
             opts=pulumi.ResourceOptions(depends_on=[platform]),

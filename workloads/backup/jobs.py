@@ -1,7 +1,8 @@
 """The backup, verification and restore workloads as Kubernetes-shaped dicts, for the component to create.
 
-Every pod runs as the mongo image's user (999), under the `restricted` Pod Security Standard with a read-only
-root filesystem and no service account token. Steps hand files over through the `work` emptyDir:
+Every pod runs as the database's user (`workloads.mongo.MONGODB_UID`), under the `restricted` Pod Security
+Standard with a read-only root filesystem and no service account token. Steps hand files over through the `work`
+emptyDir:
 
 - backup (CronJob): `dump` (mongo image: mongodump, openssl cms -encrypt) -> `upload` (Python image: counts the
   archive, Put Block / Put Block List, manifest last). Two images because the mongo image has no Python and no
@@ -21,12 +22,14 @@ from typing import Any
 
 from workloads.backup.pod.runs import LATEST
 from workloads.backup.scripts import RECIPIENTS_DIR, SCRIPTS_DIR, WORK_DIR
+from workloads.mongo import MONGODB_UID
+from workloads.scan_exceptions import PULL_POLICY, ScanException, image_exceptions
 
 POD_PACKAGE = "backupjob"
 """The Python steps' package name inside the pods (the ConfigMap is mounted as this directory)."""
 PYTHON_ROOT = "/opt/backup/python"
-UID = 999
-"""The official mongo image's `mongodb` user; the Python steps run as the same user to share the work volume."""
+UID = MONGODB_UID
+"""The mongo image's steps run as the database does; the Python steps as the same user, to share the work volume."""
 STORAGE_MOUNT = "/etc/backup/storage"
 MONGO_CONFIG_MOUNT = "/etc/backup/mongo"
 KEY_MOUNT = "/etc/backup/key"
@@ -133,6 +136,7 @@ def _container(
     return {
         "name": name,
         "image": image,
+        "imagePullPolicy": PULL_POLICY,
         "command": command,
         "env": env,
         "volumeMounts": [
@@ -290,6 +294,11 @@ def restore_pod_spec(settings: JobSettings, select: str = LATEST) -> dict[str, A
     )
 
 
+def scan_exceptions(settings: JobSettings) -> list[ScanException]:
+    """The checkov exceptions every backup, verification and restore CronJob carries: their images'."""
+    return image_exceptions([settings.mongo_image, settings.python_image])
+
+
 def cronjob(
     *,
     name: str,
@@ -299,13 +308,20 @@ def cronjob(
     time_zone: str,
     deadlines: tuple[int, int],
     pod_spec: Mapping[str, Any],
+    annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A batch/v1 CronJob: Forbid, a starting and an active deadline (`settings.job_deadlines`), one retry."""
+    """A batch/v1 CronJob: Forbid, a starting and an active deadline (`settings.job_deadlines`), one retry.
+
+    `annotations` go on the CronJob itself (`scan_exceptions.skip_annotations(scan_exceptions(settings))`).
+    """
     starting, active = deadlines
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "metadata": metadata,
         "spec": {
             "schedule": schedule,
             "timeZone": time_zone,

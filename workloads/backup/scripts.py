@@ -206,13 +206,14 @@ print(JSON.stringify(counts));
 ENSURE_BACKUP_USER_JS = """\
 // The backup user: built-in role `backup` only (mongodump --oplog of the whole set), password from the Secret.
 const admin = set.getSiblingDB('admin');
-if (admin.getUser(env.BACKUP_USERNAME)) {
-  admin.updateUser(env.BACKUP_USERNAME, { pwd: env.BACKUP_PASSWORD, roles: [{ role: 'backup', db: 'admin' }] });
+if (admin.getUser(backupUser.user)) {
+  admin.updateUser(backupUser.user, { pwd: backupUser.pwd, roles: [{ role: 'backup', db: 'admin' }] });
 } else {
-  admin.createUser({ user: env.BACKUP_USERNAME, pwd: env.BACKUP_PASSWORD, roles: [{ role: 'backup', db: 'admin' }] });
+  admin.createUser({ user: backupUser.user, pwd: backupUser.pwd, roles: [{ role: 'backup', db: 'admin' }] });
 }
 """
-"""To append to `workloads.mongo.JOIN_SCRIPT` (it defines `set` and `env`); idempotent like the rest of it."""
+"""To append to `workloads.mongo.JOIN_SCRIPT` (it defines `set` and `backupUser`, read from the backup user's Secret
+files); idempotent like the rest of it."""
 
 
 def mongo_scripts(recipients: Sequence[Recipient], read_preference: str) -> dict[str, str]:
