@@ -22,7 +22,7 @@ from aksengine.versions import (
     upgrade_refusal,
 )
 from planning.network import node_capacity
-from policy.stackhub_policies.hub_facts import NODES_PER_SUBSCRIPTION, UPGRADE_SURGE_VMS
+from policy.stackhub_policies.hub_facts import MIN_WORKERS, NODES_PER_SUBSCRIPTION, UPGRADE_SURGE_VMS
 
 IdentitySystem = Literal["azure_ad", "adfs"]
 
@@ -233,10 +233,10 @@ def validate(
         "3 or 5: AKS Engine allows 1, 3 or 5 control-plane VMs and a highly available cluster needs 3 or more",
     )
     check(
-        s.agent_count >= 2,
+        s.agent_count >= MIN_WORKERS,
         "agent_count",
         s.agent_count,
-        "at least 2 worker nodes, so workloads survive the loss or upgrade of one node",
+        f"at least {MIN_WORKERS} worker nodes, so workloads survive the loss or upgrade of one node",
     )
     for field, size in (("master_vm_size", s.master_vm_size), ("agent_vm_size", s.agent_vm_size)):
         check(bool(_VM_SIZE.match(size)), field, size, "an Azure VM size name such as `Standard_DS2_v2`")

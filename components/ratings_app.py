@@ -21,7 +21,6 @@ would not reach a database that already has users). Changing them is a deliberat
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import pulumi
@@ -29,6 +28,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.change_guard import ChangeGuard
+from planning.names import hostname_problem, image_reference_problem, image_tag_problem
 from workloads.backup.jobs import database_ingress_peers
 from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
 from workloads.mongo import (
@@ -77,11 +77,9 @@ from workloads.ratings import (
     dotenv_file,
 )
 from workloads.registry import docker_config_json
-from workloads.scan_exceptions import PULL_POLICY, has_digest, image_exceptions, skip_annotations
+from workloads.scan_exceptions import PULL_POLICY, image_exceptions, skip_annotations
 from workloads.sizing import ContainerResources
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}(@sha256:[0-9a-f]{64})?$")
 APP_USER = "ratings"
 ROOT_USER = "root"
 PULL_SECRET = "registry-pull"  # noqa: S105 (a Secret's name)
@@ -122,14 +120,12 @@ class AppImages:
     """Full reference of the official MongoDB image (a mirror's on a disconnected hub), optionally with a digest."""
 
     def __post_init__(self) -> None:
+        # The stack config checks the same rules (planning/names.py) before anything is registered.
         for name, tag in (("api_tag", self.api_tag), ("web_tag", self.web_tag)):
-            if not _TAG.match(tag) or tag.split("@")[0] == "latest":
-                raise ValueError(f"{name} {tag!r}: pin a tag (not latest), optionally with @sha256:<64 hex digits>")
-        name_tag, _, digest = self.mongodb.rsplit("/", maxsplit=1)[-1].partition("@")
-        if digest and not has_digest(self.mongodb):
-            raise ValueError(f"mongodb image {self.mongodb!r}: a digest is @sha256:<64 hex digits>")
-        if (not digest and ":" not in name_tag) or name_tag.endswith(":latest"):
-            raise ValueError(f"mongodb image {self.mongodb!r}: pin a tag (not latest) or a digest")
+            if problem := image_tag_problem(tag):
+                raise ValueError(f"{name} {tag!r}: {problem}")
+        if problem := image_reference_problem(self.mongodb):
+            raise ValueError(f"mongodb image {self.mongodb!r}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -179,8 +175,8 @@ class RatingsAppArgs:
 
     def __post_init__(self) -> None:
         for name in ("shared_hostname", "hub_hostname"):
-            if not _HOSTNAME.match(getattr(self, name)):
-                raise ValueError(f"{name} {getattr(self, name)!r} is not a DNS hostname")
+            if problem := hostname_problem(getattr(self, name)):
+                raise ValueError(f"{name} {getattr(self, name)!r}: {problem}")
         if self.shared_hostname == self.hub_hostname:
             raise ValueError("shared_hostname and hub_hostname must differ")
 

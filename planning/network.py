@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from policy.stackhub_policies.hub_facts import SERVICE_CIDR
+
 # Azure keeps the first four addresses and the last one of every subnet.
 AZURE_RESERVED_ADDRESSES = 5
 # AKS Engine with a custom VNet needs up to 16 consecutive addresses for the masters: one per master (up to 5),
@@ -80,6 +82,49 @@ def subnet_problems(vnet_cidr: str, subnet_cidr: str) -> list[str]:
     if subnet.prefixlen > 26:
         return ["must be /26 or larger: AKS Engine reserves 16 addresses for masters plus a 16-address buffer"]
     return []
+
+
+def service_range_problem(vnet_cidr: str, service_cidr: str = SERVICE_CIDR) -> str | None:
+    """Why the VNet cannot hold the cluster: its addresses overlap the cluster's Service range; None when they don't.
+
+    kube-proxy answers Service addresses on every node, so with Azure CNI a node or pod address inside the
+    Service range is unreachable from the pods.
+    """
+    if not ipaddress.IPv4Network(vnet_cidr).overlaps(ipaddress.IPv4Network(service_cidr)):
+        return None
+    return (
+        f"overlaps the cluster's Service address range {service_cidr} (AKS Engine's serviceCidr): pods could not "
+        "reach nodes or pods whose addresses fall in it; use an address space outside it, e.g. 10.10.0.0/16"
+    )
+
+
+WIDEST_PUBLIC_ADMIN_PREFIX = 8
+"""An admin network of public addresses may be at most a /8: wider ones open SSH and the Kubernetes API to a large
+part of the Internet."""
+
+
+def admin_cidr_problem(cidr: str) -> str | None:
+    """Why one admin network (`adminSourceCidrs` entry) is refused, or None."""
+    network = ipaddress.IPv4Network(cidr)
+    if network.prefixlen == 0:
+        return "must not be 0.0.0.0/0: SSH and the Kubernetes API would be open to everyone"
+    if network.prefixlen < WIDEST_PUBLIC_ADMIN_PREFIX and not network.is_private:
+        return (
+            f"opens SSH and the Kubernetes API to {network.num_addresses:,} public addresses; an admin network of "
+            f"public addresses may be at most a /{WIDEST_PUBLIC_ADMIN_PREFIX}"
+        )
+    return None
+
+
+def admin_cidrs_problem(cidrs: Sequence[str]) -> str | None:
+    """Why the admin networks together are refused (they cover every IPv4 address), or None."""
+    networks = [ipaddress.IPv4Network(c) for c in cidrs]
+    if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(networks)):
+        return (
+            f"together cover every IPv4 address ({', '.join(cidrs)} add up to 0.0.0.0/0): SSH and the Kubernetes "
+            "API would be open to everyone"
+        )
+    return None
 
 
 @dataclass(frozen=True)

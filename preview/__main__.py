@@ -40,6 +40,7 @@ from preview.engine import (
 )
 from preview.manifests import write_artifacts
 from preview.render import as_tree, policies_section
+from preview.stack_file import StackFileError
 from preview.state import StackState, StateFileError
 from stacks.config import ConfigError
 
@@ -101,7 +102,9 @@ def _one(stack: str, args: argparse.Namespace, deployed: dict[str, dict[str, Any
             prior, base = prior_state(stack, args.diff, args.project_dir)
         mode: Mode = "up" if args.up else "preview"
         run = run_stack_with_references(stack, project_dir=args.project_dir, mode=mode, prior=prior, deployed=deployed)
-    except (ConfigError, StackReferenceError, StateFileError, BaseError, EngineError) as error:
+    except Exception as error:
+        if not isinstance(error, _input_errors()):
+            raise
         print(f"error: {error}" if isinstance(error, EngineError | BaseError) else error, file=sys.stderr)
         return EXIT_FAILED
     try:
@@ -124,6 +127,18 @@ def _one(stack: str, args: argparse.Namespace, deployed: dict[str, dict[str, Any
     if run.errors:
         return EXIT_FAILED
     return EXIT_POLICY if any(e.enforcement_level == "mandatory" for e in events) else EXIT_OK
+
+
+def _input_errors() -> tuple[type[Exception], ...]:
+    """What a run reports in one message, without a traceback: bad config, stack or project files, references,
+    states, a plan the engine refuses."""
+    known: list[type[Exception]] = [ConfigError, StackFileError, StackReferenceError, StateFileError, BaseError]
+    known.append(EngineError)
+    try:
+        from stacks.project import ProjectFileError  # noqa: PLC0415 (a --diff base may predate it)
+    except ImportError:
+        return tuple(known)
+    return (*known, ProjectFileError)
 
 
 def _policies(run: StackRun, args: argparse.Namespace) -> tuple[list[PolicyEvent], str]:

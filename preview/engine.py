@@ -50,6 +50,7 @@ from preview.providers import (
     provider_diff,
     under,
 )
+from preview.stack_file import read_stack_config
 from preview.state import ResourceState, StackState, from_export_outputs, provider_urn, to_export_outputs
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -215,10 +216,10 @@ def stack_config(stack: str, project_dir: Path = PROJECT_DIR) -> tuple[dict[str,
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(stack_names(project_dir))}")
-    document = yaml.safe_load(path.read_text()) or {}
     values: dict[str, Any] = {}
     secrets: set[str] = set()
-    for key, value in (document.get("config") or {}).items():
+    # Read as Pulumi reads it: a broken file is refused with its lines (StackFileError).
+    for key, value in read_stack_config(path, project_name(project_dir)).items():
         plain, secret = _decrypt_offline(key, value)
         values[key] = plain
         if secret:

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar, get_args
 
@@ -20,6 +20,10 @@ import pulumi
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
+
+from planning.names import hostname_problem
+from planning.regions import region_name_problem
+from policy.stackhub_policies.hub_facts import TAG_NAME_FORBIDDEN, TAG_NAME_MAX, TAG_VALUE_MAX
 
 PROJECT = "stackhub-ha"
 REDACTED = "[secret]"
@@ -128,19 +132,95 @@ def _ipv4_address(value: str) -> str:
     return value
 
 
-_FQDN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
-
-
 def _fqdn(value: str) -> str:
-    if not _FQDN.match(value.lower()):
-        raise ValueError("must be a fully qualified DNS name such as app.contoso.com")
+    # The rule the components hold host names to (planning.names), so that what passes here passes there.
+    if (problem := hostname_problem(value.lower())) is not None:
+        raise ValueError(problem)
     return value.lower()
+
+
+def _azure_region(value: str) -> str:
+    if (problem := region_name_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
 
 
 Ipv4Address = Annotated[str, AfterValidator(_ipv4_address)]
 Fqdn = Annotated[str, AfterValidator(_fqdn)]
 # A public Azure region's programmatic name (`westus2`), as resource groups take it.
-AzureRegion = Annotated[str, Field(pattern=r"^[a-z][a-z0-9]{2,39}$", description="Azure region, e.g. westeurope")]
+AzureRegion = Annotated[str, AfterValidator(_azure_region), Field(description="Azure region, e.g. westeurope")]
+
+
+# --- tags ---------------------------------------------------------------------------------------------------
+
+PUBLIC_AZURE_MAX_TAGS = 50
+"""Tags one public Azure resource may carry (Azure Resource Manager, "Use tags to organize your Azure resources")."""
+STORAGE_ACCOUNT_TAG_NAME_MAX = 128
+"""Characters in a tag name on a storage account (the same page): the shared stack tags its storage account."""
+
+
+def tag_problems(
+    tags: Mapping[str, str], *, system: Collection[str], max_tags: int, name_max: int = TAG_NAME_MAX
+) -> list[Problem]:
+    """Every reason Resource Manager would refuse the `tags` key, or the program would silently drop one.
+
+    Tag names are case-insensitive to Resource Manager: two names that differ only in case are one tag, and a
+    user tag named like one the program sets (`system`) would override it.
+    """
+    problems: list[Problem] = []
+    reserved = {name.lower(): name for name in system}
+    seen: dict[str, str] = {}
+    for name, value in tags.items():
+        key = f"tags.{name}"
+        bad = sorted({c for c in name if c in TAG_NAME_FORBIDDEN})
+        if not name.strip():
+            problems.append(Problem("tags", repr(name), "is an empty tag name"))
+        elif bad:
+            problems.append(
+                Problem(
+                    key,
+                    repr(value),
+                    f"tag name contains {' '.join(bad)}, which Resource Manager "
+                    f"refuses in tag names ({' '.join(TAG_NAME_FORBIDDEN)})",
+                )
+            )
+        elif len(name) > name_max:
+            problems.append(
+                Problem("tags", repr(name[:40] + "..."), f"tag name of {len(name)} characters; at most {name_max}")
+            )
+        if name.lower() in reserved:
+            problems.append(
+                Problem(
+                    key,
+                    repr(value),
+                    f"would override the tag '{reserved[name.lower()]}' the "
+                    f"program sets (tag names ignore case); use another name",
+                )
+            )
+        elif name.lower() in seen:
+            problems.append(
+                Problem(
+                    key,
+                    repr(value),
+                    f"is the same tag as '{seen[name.lower()]}': Resource Manager ignores case in tag names",
+                )
+            )
+        seen.setdefault(name.lower(), name)
+        if len(value) > TAG_VALUE_MAX:
+            problems.append(
+                Problem(key, repr(value[:40] + "..."), f"tag value of {len(value)} characters; at most {TAG_VALUE_MAX}")
+            )
+    if len(tags) + len(system) > max_tags:
+        problems.append(
+            Problem(
+                "tags",
+                f"({len(tags)} tags)",
+                f"with the {len(system)} the program sets "
+                f"({', '.join(system)}) exceeds the {max_tags} tags "
+                "a resource may carry",
+            )
+        )
+    return problems
 
 
 # --- loading ------------------------------------------------------------------------------------------------
@@ -213,7 +293,7 @@ def validate(model: type[_M], stack: str, values: Mapping[str, Any], secret_keys
     return config
 
 
-def _field(model: type[StackConfig], key: str) -> FieldInfo | None:
+def _field(model: type[BaseModel], key: str) -> FieldInfo | None:
     return next((f for n, f in model.model_fields.items() if key in (n, f.alias)), None)
 
 
@@ -228,15 +308,36 @@ def _problem(model: type[StackConfig], err: Any, values: Mapping[str, Any], secr
     key = top + "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in loc[1:])
     secret = top in secret_keys or _is_secret_field(model, top)
     if err["type"] == "extra_forbidden":
-        known = sorted(f.alias or n for n, f in model.model_fields.items())
-        close = difflib.get_close_matches(top, known, n=1)
+        # A misspelt key inside a structured value is answered from that value's own keys, not the top level's.
+        owner = _model_at(model, loc[:-1])
+        known = sorted(f.alias or n for n, f in owner.model_fields.items()) if owner is not None else []
+        close = difflib.get_close_matches(loc[-1], known, n=1)
         hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(known)
-        return Problem(key, _shown(values.get(top), secret), f"unknown key; {hint}")
+        shown = _shown(err.get("input") if len(loc) > 1 else values.get(top), secret)
+        return Problem(key, shown, f"unknown key; {hint}")
     if err["type"] == "missing":
         return Problem(key, "(not set)", _missing_message(model, top))
     message = str(err["msg"]).removeprefix("Value error, ")
     value = err.get("input") if len(loc) > 1 else values.get(top, err.get("input"))
     return Problem(key, _shown(value, secret), message)
+
+
+def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
+    """The model a structured value at `path` (below the top-level key) is validated with, if any."""
+    top = _field(model, path[0]) if path else None
+    current = _models_in(top.annotation) if top is not None else []
+    for part in path[1:]:
+        if part.isdigit():
+            continue
+        nested = [f for m in current for n, f in m.model_fields.items() if part in (n, f.alias)]
+        current = [m for f in nested for m in _models_in(f.annotation)]
+    return current[0] if current else (model if not path else None)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
 
 
 def _missing_message(model: type[StackConfig], key: str) -> str:

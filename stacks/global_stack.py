@@ -25,7 +25,17 @@ from components.global_traffic_manager import (
     HubEndpoint,
 )
 from planning.network import overlaps
-from stacks.config import AzureRegion, Fqdn, Problem, ResourceGroupName, StackConfig, load
+from planning.regions import endpoint_location_problem
+from stacks.config import (
+    PUBLIC_AZURE_MAX_TAGS,
+    AzureRegion,
+    Fqdn,
+    Problem,
+    ResourceGroupName,
+    StackConfig,
+    load,
+    tag_problems,
+)
 from stacks.contracts import (
     HubOutputs,
     SharedDnsZoneOutputs,
@@ -71,6 +81,18 @@ def _probe_interval(value: int) -> int:
 ProbeInterval = Annotated[int, AfterValidator(_probe_interval)]
 
 
+def _endpoint_location(value: str) -> str:
+    if (problem := endpoint_location_problem(value)) is not None:
+        raise ValueError(problem)
+    return value
+
+
+# Well-known ports of the probe's protocols: the other protocol on one of them cannot succeed.
+PROTOCOL_PORTS = {"HTTP": 80, "HTTPS": 443}
+GLOBAL_SYSTEM_TAGS = ("managed-by", "role")
+"""Tags the program puts on every global resource; a user tag may not take their names."""
+
+
 class HubEntry(BaseModel):
     """One hub behind the profile: the stack that exports it and its routing settings."""
 
@@ -81,7 +103,7 @@ class HubEntry(BaseModel):
     stack: StackName
     priority: int | None = Field(default=None, ge=PRIORITY_RANGE[0], le=PRIORITY_RANGE[1])
     weight: int | None = Field(default=None, ge=WEIGHT_RANGE[0], le=WEIGHT_RANGE[1])
-    endpoint_location: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9 ]{1,39}$")
+    endpoint_location: Annotated[str, AfterValidator(_endpoint_location)] | None = None
     geo_mapping: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{2,12}$")]] = Field(default_factory=list)
     target: Literal["ip", "fqdn"] = "ip"
     replicates_over_vpn: bool = True
@@ -180,11 +202,28 @@ class GlobalConfig(StackConfig):
                             Problem(f"hubs[{i}].geoMapping", repr(code), f"is already mapped to hubs[{owner[code]}]")
                         )
                     owner.setdefault(code, i)
+        problems += self._probe_port_problems()
+        problems += tag_problems(self.tags, system=GLOBAL_SYSTEM_TAGS, max_tags=PUBLIC_AZURE_MAX_TAGS)
         if self.use_shared_dns_zone and self.shared_stack is None:
             problems.append(
                 Problem("sharedStack", "(not set)", "is required when useSharedDnsZone is true: the zone lives there")
             )
         return problems
+
+    def _probe_port_problems(self) -> list[Problem]:
+        """A probe speaking one protocol on the other's well-known port fails on every hub, so every hub is down."""
+        for protocol, port in PROTOCOL_PORTS.items():
+            if self.monitor_port == port and self.monitor_protocol != protocol:
+                return [
+                    Problem(
+                        "monitorPort",
+                        str(self.monitor_port),
+                        f"is the {protocol} port but monitorProtocol is {self.monitor_protocol}: the ingress answers "
+                        f"{protocol} there, so every probe would fail and Traffic Manager would take every hub out; "
+                        f"use port {PROTOCOL_PORTS[self.monitor_protocol]} or protocol {protocol}",
+                    )
+                ]
+        return []
 
     def _unique(self, key: str, value: Any, relation: str) -> list[Problem]:
         seen: dict[Any, int] = {}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, ClassVar, Literal
 
 import pulumi
 from pydantic import AfterValidator, Field, SecretStr
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 
 from aksengine.apimodel import ClusterSettings
 from aksengine.apimodel import Problem as ClusterProblem
@@ -20,9 +21,40 @@ from components.cluster_platform import AcmeSettings, ClusterPlatform, ClusterPl
 from components.database_backup import BackupRecipient, DatabaseBackup, DatabaseBackupArgs
 from components.hub_network import HubNetwork, HubNetworkArgs
 from components.ratings_app import PULL_SECRET, AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
-from planning.network import DEFAULT_MAX_PODS, master_block, network_ids, subnet_problems
+from planning.cluster import DATABASE_MEMBERS, database_volume_problem, master_size_problem, worker_count_problem
+from planning.cluster import worker_size_problem as _worker_size_problem
+from planning.names import (
+    chart_registry_problem,
+    hostname_problem,
+    image_reference_problem,
+    image_tag_problem,
+    registry_problem,
+)
+from planning.network import (
+    DEFAULT_MAX_PODS,
+    admin_cidr_problem,
+    admin_cidrs_problem,
+    master_block,
+    network_ids,
+    service_range_problem,
+    subnet_problems,
+)
+from planning.reboot import reboot_window_problems, time_of_day_problem, time_zone_problem
+from policy.stackhub_policies.hub_facts import MAX_TAGS_PER_RESOURCE, size_problem
 from stacks.config import GUID_PATTERN as _GUID
-from stacks.config import REDACTED, Fqdn, Guid, HttpsUrl, Ipv4Cidr, Problem, ResourceGroupName, StackConfig, load
+from stacks.config import (
+    REDACTED,
+    Fqdn,
+    Guid,
+    HttpsUrl,
+    Ipv4Cidr,
+    Problem,
+    ResourceGroupName,
+    StackConfig,
+    load,
+    tag_problems,
+)
+from stacks import project
 from stacks.contracts import SharedDnsZoneOutputs, SharedOutputs, StackOutputError, hub_exports
 from workloads.backup.settings import (
     DEFAULT_SCHEDULE,
@@ -32,7 +64,6 @@ from workloads.backup.settings import (
     check_cron,
     check_egress_cidrs,
     check_hub_sas,
-    check_pinned_image,
     check_recipient,
     check_time_zone,
     job_deadlines,
@@ -63,31 +94,35 @@ def cluster_exports(cluster: AksEngineCluster, *, aks_engine_version: str) -> di
 Weekday = Literal["mo", "tu", "we", "th", "fr", "sa", "su"]
 
 
+def _rule(check: Callable[[str], str | None]) -> Callable[[str], str]:
+    """A pydantic validator from one of the plain rules (`planning`): the value, or ValueError saying why not."""
+
+    def validate(value: str) -> str:
+        if (problem := check(value)) is not None:
+            raise ValueError(problem)
+        return value
+
+    return validate
+
+
+TimeOfDay = Annotated[str, AfterValidator(_rule(time_of_day_problem))]
+
+
 class RebootWindowConfig(StackConfig):
-    """When kured may reboot nodes (`rebootWindow`)."""
+    """When kured may reboot nodes (`rebootWindow`). The rules between its fields: planning.reboot."""
 
     days: tuple[Weekday, ...] = Field(default=("mo", "tu", "we", "th", "fr", "sa", "su"), min_length=1)
-    start_time: str = Field(default="02:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    end_time: str = Field(default="05:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-    time_zone: str = Field(default="UTC", pattern=r"^[A-Za-z_]+(/[A-Za-z_+-]+)*$")
+    start_time: TimeOfDay = "02:00"
+    end_time: TimeOfDay = "05:00"
+    time_zone: Annotated[str, AfterValidator(_rule(time_zone_problem))] = "UTC"
 
 
-def _not_latest(tag: str) -> str:
-    if tag == "latest":
-        raise ValueError("must be a pinned tag, not `latest`")
-    return tag
+ImageTag = Annotated[str, AfterValidator(_rule(image_tag_problem))]
+ImageReference = Annotated[str, AfterValidator(_rule(image_reference_problem))]
+AdminCidr = Annotated[Ipv4Cidr, AfterValidator(_rule(admin_cidr_problem))]
 
-
-ImageTag = Annotated[str, Field(pattern=r"^[\w][\w.-]{0,127}$"), AfterValidator(_not_latest)]
-
-
-def _admin_cidr(value: str) -> str:
-    if ipaddress.IPv4Network(value).prefixlen == 0:
-        raise ValueError("must not be 0.0.0.0/0: SSH and the Kubernetes API would be open to everyone")
-    return value
-
-
-AdminCidr = Annotated[Ipv4Cidr, AfterValidator(_admin_cidr)]
+HUB_SYSTEM_TAGS = ("hub", "managed-by")
+"""Tags the program puts on every hub resource; a user tag may not take their names."""
 
 
 def _backup_schedule(expression: str) -> str:
@@ -148,10 +183,10 @@ class HubConfig(StackConfig):
     dns_prefix: str | None = Field(default=None, description="API server DNS prefix; hubName if unset")
     kubernetes_version: str = Field(default=DEFAULT_KUBERNETES_VERSION, description="Kubernetes version")
     master_count: int = Field(default=3, description="control-plane nodes: 3 or 5")
-    master_vm_size: str = Field(default="Standard_DS2_v2", description="VM size of the masters")
+    master_vm_size: str = Field(default="Standard_DS2_v2", description="VM size of the masters (hub_facts.VM_SIZES)")
     agent_pool_name: str = Field(default="linuxpool", description="name of the worker pool")
-    agent_count: int = Field(default=3, description="worker nodes, at least 2")
-    agent_vm_size: str = Field(default="Standard_DS3_v2", description="VM size of the workers")
+    agent_count: int = Field(default=3, description="worker nodes, at least 3 (one per database member)")
+    agent_vm_size: str = Field(default="Standard_DS3_v2", description="VM size of the workers (hub_facts.VM_SIZES)")
     max_pods: int = Field(default=DEFAULT_MAX_PODS, description="pods per node (Azure CNI reserves one address each)")
     admin_username: str = Field(default="azureuser", description="Linux admin user on every node")
     other_nodes_in_subscription: int = Field(
@@ -177,21 +212,23 @@ class HubConfig(StackConfig):
     )
     dns_solver_client_secret: SecretStr | None = Field(default=None, description="its secret")
     log_shipping: bool = Field(default=True, description="ship container logs and events to the shared workspace")
-    chart_registry: str | None = Field(
-        default=None,
-        pattern=r"^(oci://)?[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]+)?$",
-        description="private OCI registry holding mirrored charts under helm/ (disconnected hubs)",
+    chart_registry: Annotated[str, AfterValidator(_rule(chart_registry_problem))] | None = Field(
+        default=None, description="private OCI registry holding mirrored charts under helm/ (disconnected hubs)"
     )
-    image_registry: str | None = Field(
-        default=None, pattern=r"^[a-z0-9.-]+(:\d+)?(/[a-z0-9._/-]+)?$", description="mirror of the platform images"
+    image_registry: Annotated[str, AfterValidator(_rule(registry_problem))] | None = Field(
+        default=None, description="mirror of the platform images"
+    )
+    bootstrap_private_ca: bool = Field(
+        default=True,
+        description="self-sign the cluster's private CA; false when you put one CA of your own into every hub",
     )
     reboot_window: RebootWindowConfig = Field(
         default_factory=RebootWindowConfig, description="when kured may reboot nodes"
     )
     ratings_api_tag: ImageTag = Field(default="v1", description="tag of ratings-api in the shared registry")
     ratings_web_tag: ImageTag = Field(default="v1", description="tag of ratings-web in the shared registry")
-    mongo_image: str = Field(default="mongo:8.0.17", pattern=r"^[\w./-]+:[\w.-]+$", description="MongoDB image")
-    database_volume_size: str = Field(
+    mongo_image: ImageReference = Field(default="mongo:8.0.17", description="MongoDB image")
+    database_volume_size: Annotated[str, AfterValidator(_rule(database_volume_problem))] = Field(
         default="16Gi", pattern=r"^[1-9][0-9]*Gi$", description="each Mongo member's volume"
     )
 
@@ -215,7 +252,7 @@ class HubConfig(StackConfig):
     backup_proxy: Annotated[str, AfterValidator(_backup_proxy)] | None = Field(
         default=None, description="http://<IPv4>:<port> of an egress proxy to the storage, instead of backupEgress"
     )
-    backup_python_image: Annotated[str, AfterValidator(check_pinned_image)] = Field(
+    backup_python_image: ImageReference = Field(
         default="python:3.12.8-slim", description="pinned Python image of the upload, fetch and report steps"
     )
 
@@ -238,7 +275,7 @@ class HubConfig(StackConfig):
     @property
     def app_hub_hostname(self) -> str:
         """This hub's name for the app: configured, or the DNS name HubNetwork gives the ingress address."""
-        return self.hub_hostname or f"{self.hub_name}-ingress.{self.location}.cloudapp.{self.fqdn}"
+        return self.hub_hostname or f"{self.hub_name}-ingress.{self.location}.cloudapp.{self.fqdn}".lower()
 
     @property
     def fqdn(self) -> str:
@@ -323,17 +360,11 @@ class HubConfig(StackConfig):
             Problem("clusterSubnetCidr", repr(self.cluster_subnet_cidr), p)
             for p in subnet_problems(self.vnet_cidr, self.cluster_subnet_cidr)
         ]
-        if self.agent_count < MONGODB_MEMBERS:
-            # Members sit on distinct workers; shrinking the set by scaling the StatefulSet would leave the
-            # remaining member without a majority of the configured votes, hence without a primary.
-            problems.append(
-                Problem(
-                    "agentCount",
-                    repr(self.agent_count),
-                    f"must be at least {MONGODB_MEMBERS}: the ratings database keeps "
-                    f"{MONGODB_MEMBERS} replica-set members, one per worker",
-                )
-            )
+        problems += self._name_problems()
+        problems += self._address_problems()
+        problems += self._window_problems()
+        problems += tag_problems(self.tags, system=HUB_SYSTEM_TAGS, max_tags=MAX_TAGS_PER_RESOURCE)
+        problems += self._size_problems()
         if self.acme_email is not None:
             for key, value in (
                 ("dnsSolverClientId", self.dns_solver_client_id),
@@ -365,6 +396,51 @@ class HubConfig(StackConfig):
         ]
         return problems  # fmt: skip
 
+    def _name_problems(self) -> list[Problem]:
+        """The names the application serves: valid for the ingress and certificates, and not one name twice."""
+        problems = []
+        if self.hub_hostname is None and (why := hostname_problem(self.app_hub_hostname)) is not None:
+            # The default is built from hubName, location and armEndpoint; the ingress refuses it the same way.
+            problems.append(Problem("hubHostname", f"(not set; derived {self.app_hub_hostname!r})",
+                                    f"the name derived from hubName, location and armEndpoint {why}; set "
+                                    "hubHostname"))  # fmt: skip
+        if self.app_hub_hostname == self.shared_hostname:
+            problems.append(Problem("hubHostname", repr(self.app_hub_hostname),
+                                    "must differ from sharedHostname: the shared name reaches whichever hub Traffic "
+                                    "Manager picks, this hub's own name reaches this hub only"))  # fmt: skip
+        return problems
+
+    def _address_problems(self) -> list[Problem]:
+        problems = []
+        if (why := admin_cidrs_problem(self.admin_source_cidrs)) is not None:
+            problems.append(Problem("adminSourceCidrs", repr(self.admin_source_cidrs), why))
+        if (why := service_range_problem(self.vnet_cidr)) is not None:
+            problems.append(Problem("vnetCidr", repr(self.vnet_cidr), why))
+        return problems
+
+    def _window_problems(self) -> list[Problem]:
+        w = self.reboot_window
+        return [Problem(f"rebootWindow.{field}", repr(getattr(w, to_snake(field))), why)
+                for field, why in reboot_window_problems(w.start_time, w.end_time, w.time_zone, w.days)]  # fmt: skip
+
+    def _size_problems(self) -> list[Problem]:
+        """VM sizes the hub offers, big enough for their role, and workers enough to place the application on."""
+        problems = []
+        if (why := master_size_problem(self.master_vm_size)) is not None:
+            problems.append(Problem("masterVmSize", repr(self.master_vm_size), why))
+        count = worker_count_problem(self.agent_count)
+        if count is not None:
+            problems.append(Problem("agentCount", repr(self.agent_count), count))
+        # The size is checked on its own when the count is wrong, and against the application when it is right.
+        size = (
+            size_problem(self.agent_vm_size, "agent")
+            if count is not None
+            else _worker_size_problem(self.agent_vm_size, self.agent_count, log_shipping=self.log_shipping)
+        )
+        if size is not None:
+            problems.append(Problem("agentVmSize", repr(self.agent_vm_size), size))
+        return problems
+
     def _backup_problems(self) -> list[Problem]:
         if not self.backups:
             return []
@@ -380,9 +456,8 @@ class HubConfig(StackConfig):
         return problems
 
 
-# The ratings database's replica set: fixed, because changing the member count needs a reconfiguration
-# (rs.remove / rs.add) that scaling the StatefulSet does not do.
-MONGODB_MEMBERS = 3
+# The ratings database's replica set (planning.cluster: the rule for the number of workers counts with it).
+MONGODB_MEMBERS = DATABASE_MEMBERS
 
 # ClusterSettings fields that are not config keys, and the key that decides them.
 _CLUSTER_FIELD_KEYS = {
@@ -405,6 +480,7 @@ def _cluster_problem(problem: ClusterProblem) -> Problem:
 def program(stack: str) -> None:
     """The hub stack's program: validated config -> network -> cluster -> platform and app -> exported contract."""
     config = load(HubConfig, stack)
+    lifecycle_python = project.lifecycle_python()  # before any resource: a bad Pulumi.yaml registers nothing
     client_secret = pulumi.Output.secret(config.arm_client_secret.get_secret_value())
     network = HubNetwork(
         config.hub_name,
@@ -432,6 +508,7 @@ def program(stack: str) -> None:
             # AD FS hubs authenticate against the stamp's own AD FS; the tenant id is only needed on Azure AD.
             tenant_id=config.tenant_id,
             other_nodes_in_subscription=config.other_nodes_in_subscription,
+            lifecycle_python=lifecycle_python,
         ),
     )
     exports = hub_exports(hub_name=config.hub_name, location=config.location, network=network)
@@ -525,6 +602,7 @@ def _deploy_app(
             charts=PlatformCharts.mirrored(config.chart_registry) if config.chart_registry else PlatformCharts(),
             image_registry=config.image_registry,
             acme=acme,
+            bootstrap_private_ca=config.bootstrap_private_ca,
             reboot_window=RebootWindow(
                 start_time=window.start_time, end_time=window.end_time, time_zone=window.time_zone, days=window.days
             ),

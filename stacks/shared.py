@@ -18,7 +18,18 @@ from pydantic import AfterValidator, Field, SecretStr
 from components.backup_storage import BackupStorage, BackupStorageArgs
 from components.container_registry import ContainerRegistry, ContainerRegistryArgs
 from components.log_ingestion import LogIngestion, LogIngestionArgs
-from stacks.config import AzureRegion, Fqdn, Guid, Problem, ResourceGroupName, StackConfig, load
+from stacks.config import (
+    PUBLIC_AZURE_MAX_TAGS,
+    STORAGE_ACCOUNT_TAG_NAME_MAX,
+    AzureRegion,
+    Fqdn,
+    Guid,
+    Problem,
+    ResourceGroupName,
+    StackConfig,
+    load,
+    tag_problems,
+)
 from stacks.contracts import shared_exports
 
 # A repository path as the registry accepts it: lowercase components separated by '/'.
@@ -36,6 +47,20 @@ def _date(value: str) -> str:
 
 
 IsoDate = Annotated[str, AfterValidator(_date)]
+
+
+def sas_expiry_problem(expiry: str, today: datetime.date) -> str | None:
+    """Why the hubs' backup SAS cannot expire on `expiry` (a valid YYYY-MM-DD), or None: it must still be valid."""
+    if datetime.date.fromisoformat(expiry) > today:
+        return None
+    return (
+        f"is not after today ({today.isoformat()}, UTC): the hubs' SAS would be issued already expired and every "
+        "backup would fail; move it forward"
+    )
+
+
+SHARED_SYSTEM_TAGS = ("managed-by", "role")
+"""Tags the program puts on every shared resource; a user tag may not take their names."""
 
 
 def _ip_range(value: str) -> str:
@@ -93,7 +118,9 @@ class SharedConfig(StackConfig):
     tags: dict[str, str] = Field(default_factory=dict, description="tags put on every shared resource")
 
     def cross_checks(self) -> list[Problem]:
-        """The pull repositories are listed once each; backups stay immutable at least as long as they are kept."""
+        """The pull repositories are listed once each; backups stay immutable at least as long as they are kept;
+        the SAS has not expired; the tags are ones Resource Manager takes and the program does not set."""
+        today = datetime.datetime.now(datetime.UTC).date()
         repeated = sorted({r for r in self.registry_pull_repositories if self.registry_pull_repositories.count(r) > 1})
         problems = [Problem("registryPullRepositories", repr(r), "is listed more than once") for r in repeated]
         immutability = self.backup_immutability_days
@@ -106,6 +133,11 @@ class SharedConfig(StackConfig):
                     "unoverwritable for as long as it is kept",
                 )
             )
+        if (why := sas_expiry_problem(self.backup_sas_expiry, today)) is not None:
+            problems.append(Problem("backupSasExpiry", repr(self.backup_sas_expiry), why))
+        # The storage account carries the tags too: its tag names are limited to 128 characters.
+        problems += tag_problems(self.tags, system=SHARED_SYSTEM_TAGS, max_tags=PUBLIC_AZURE_MAX_TAGS,
+                                 name_max=STORAGE_ACCOUNT_TAG_NAME_MAX)  # fmt: skip
         return problems
 
 

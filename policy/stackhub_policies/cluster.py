@@ -102,16 +102,10 @@ SHAPE_PROPERTIES = {
 def _size_problem(size: str, role: str, allowed: list[str]) -> str | None:
     if allowed:
         return None if size in allowed else f"is not in the allowed {role} sizes ({', '.join(allowed)})"
-    offered = hub_facts.VM_SIZES.get(size)
-    if offered is None:
-        return "is not a size Azure Stack Hub offers (hub_facts.VM_SIZES); list it in the policy's sizes if yours does"
-    vcpus, memory = hub_facts.ROLE_MINIMUMS["master" if role == "master" else "agent"]
-    if offered.vcpus < vcpus or offered.memory_gib < memory:
-        return (
-            f"has {offered.vcpus} vCPU and {offered.memory_gib:g} GiB; a {role} needs at least {vcpus} vCPU and "
-            f"{memory:g} GiB"
-        )
-    return None
+    problem = hub_facts.size_problem(size, "master" if role == "master" else "agent")
+    if problem is not None and size not in hub_facts.VM_SIZES:
+        return f"{problem}; list it in the policy's sizes if your hub offers it"
+    return problem
 
 
 def check_shape(subjects: Sequence[Subject], settings: Settings) -> Iterable[Finding]:

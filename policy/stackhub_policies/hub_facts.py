@@ -6,6 +6,7 @@ Each fact names its source so it can be checked again. The project imports them 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass
@@ -89,22 +90,66 @@ VM_SIZES: MappingProxyType[str, HubVmSize] = MappingProxyType(
         ("Standard_E16_v3", 16, 128, 32),
     )
 )  # fmt: skip
-"""Every size the hub documentation lists. A hub's operator may offer fewer; a size missing here (the Dsv3
-`Standard_D2s_v3` family is not in that list) is added per hub with the `extraVmSizes` policy setting."""
+"""Every size the hub documentation lists (checked row by row against that page: every family of it, Basic A to
+Ev3). A hub's operator may offer fewer; a size missing here (the Dsv3 `Standard_D2s_v3` family is not in that list)
+is added per hub with the `extraVmSizes` policy setting. The GPU sizes (`user/gpu-vms-about.md`: NVv4 for Windows
+guests only, NCv3 in preview) are left out: no role of this cluster can use them."""
 
 ROLE_MINIMUMS: MappingProxyType[str, tuple[int, float]] = MappingProxyType({
-    # 2 vCPU and 7 GiB: etcd, the API server and the controllers on a master; the kubelet's reservations, the
-    # DaemonSets and the ratings pods on a worker (workloads/sizing.py counts what is left per worker).
     "master": (2, 7.0),
     "agent": (2, 7.0),
 })  # fmt: skip
-"""The smallest (vCPUs, GiB) a size needs for a role; the default allowed sizes are the hub's sizes at or above."""
+"""The smallest (vCPUs, GiB) a size needs for a role; the default allowed sizes are the hub's sizes at or above.
+Why each figure: ROLE_MINIMUM_REASONS."""
+
+ROLE_MINIMUM_REASONS: MappingProxyType[str, str] = MappingProxyType({
+    "master": (
+        "a Kubernetes control-plane node needs 2 CPUs (the floor AKS Engine's masters and kubeadm's NumCPU check "
+        "share); 7 GiB holds etcd, the API server, the controllers and the Disk CSI controller, which runs on the "
+        "masters on a hub"
+    ),
+    "agent": (
+        "every worker runs a MongoDB member: its limits are 1,000m CPU and 1,280 MiB (mongod 1,024 MiB plus the "
+        "member container's 256 MiB, workloads/ratings.py); a 4 GiB size leaves 1,922 MiB schedulable per worker "
+        "after the kubelet's reservation, the eviction threshold and the DaemonSets (workloads/sizing.py), so a "
+        "member at its limit would leave 642 MiB for the ingress controller and the application on that node; "
+        "7 GiB leaves 4,379 MiB"
+    ),
+})  # fmt: skip
+"""Why ROLE_MINIMUMS are what they are, in words a refused config can quote."""
 
 
 def sizes_for_role(role: str, sizes: MappingProxyType[str, HubVmSize] | dict[str, HubVmSize]) -> list[str]:
     """The sizes big enough for a role (`master` or `agent`), by name."""
     vcpus, memory = ROLE_MINIMUMS[role]
     return sorted(s.name for s in sizes.values() if s.vcpus >= vcpus and s.memory_gib >= memory)
+
+
+def size_problem(
+    size: str, role: str, sizes: MappingProxyType[str, HubVmSize] | dict[str, HubVmSize] = VM_SIZES
+) -> str | None:
+    """Why `size` cannot serve `role` (`master` or `agent`) on a hub, or None when it can.
+
+    One rule for the stack config and the policy pack: an unknown size is named with the closest known ones, a
+    small one with its figures and the role's minimum and reason.
+    """
+    offered = sizes.get(size)
+    if offered is None:
+        # Compared without the tier (`Standard_`), which every name shares and which would make any name look close.
+        def bare(name: str) -> str:
+            return name.lower().split("_", 1)[-1]
+
+        matches = difflib.get_close_matches(bare(size), sorted({bare(n) for n in sizes}), n=3, cutoff=0.8)
+        close = [n for m in matches for n in sorted(sizes) if bare(n) == m and n.startswith("Standard_")][:3]
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        return f"is not a VM size Azure Stack Hub offers (hub_facts.VM_SIZES){hint}"
+    vcpus, memory = ROLE_MINIMUMS[role]
+    if offered.vcpus < vcpus or offered.memory_gib < memory:
+        return (
+            f"has {offered.vcpus} vCPU and {offered.memory_gib:g} GiB; a {role} needs at least {vcpus} vCPU and "
+            f"{memory:g} GiB: {ROLE_MINIMUM_REASONS[role]}"
+        )
+    return None
 
 
 # --- quotas -------------------------------------------------------------------------------------------------
@@ -204,6 +249,28 @@ KUBERNETES_LOAD_BALANCERS = 1
 
 BASIC_LB_FRONTEND_IPS = 5
 """Frontend IPs on a hub's Basic load balancer (Microsoft's AKS Engine on Azure Stack Hub known issues)."""
+
+SERVICE_CIDR = "10.0.0.0/16"
+"""The cluster's Service address range: AKS Engine's default `serviceCidr`, which the apimodel leaves unset
+(aks-engine-azurestack `pkg/api/const.go` DefaultKubernetesServiceCIDR; DNS service IP 10.0.0.10). Service
+addresses never leave a node, so a VNet, a subnet or an admin network that overlaps them is unreachable from pods."""
+
+MAX_MANAGED_DISK_GIB = 1023
+"""The largest managed disk a hub offers: M30, 1,023 GiB (azure-stack-docs `user/azure-stack-managed-disk-
+considerations.md`, "Disk size": M4 32 GiB to M30 1023 GiB)."""
+
+MAX_TAGS_PER_RESOURCE = 15
+"""Tags one hub resource may carry. Resource Manager allowed 15 before public Azure raised it to 50; a hub's
+Resource Manager (API profile 2020-09-01-hybrid) is not documented to have the newer limit, so the older one holds."""
+
+TAG_NAME_MAX = 512
+"""Characters in a tag name (Resource Manager; public Azure and hubs alike)."""
+
+TAG_VALUE_MAX = 256
+"""Characters in a tag value."""
+
+TAG_NAME_FORBIDDEN = "<>%&\\?/"
+"""Characters Resource Manager refuses in a tag name."""
 
 
 # --- Kubernetes quantities -------------------------------------------------------------------------------------

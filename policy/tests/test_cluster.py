@@ -73,7 +73,7 @@ def test_a_good_shape_passes() -> None:
         ),
         (
             {"agent_vm_size": "Standard_D2s_v3"},
-            "pool linuxpool VM size Standard_D2s_v3 is not a size Azure Stack Hub offers",
+            "pool linuxpool VM size Standard_D2s_v3 is not a VM size Azure Stack Hub offers",
         ),
         (
             {"kubernetes_version": "1.30.4"},

@@ -479,7 +479,7 @@ def test_bad_arguments_are_refused() -> None:
         AppImages(web_tag=f"latest@{DIGEST}")
     with pytest.raises(ValueError, match="64 hex"):
         AppImages(api_tag="v1@sha256:abc")
-    with pytest.raises(ValueError, match="not latest"):
+    with pytest.raises(ValueError, match="untagged image means latest"):
         AppImages(mongodb="mongo")
     with pytest.raises(ValueError, match="64 hex"):
         AppImages(mongodb="mongo:8.0.17@sha256:ABC")

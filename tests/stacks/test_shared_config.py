@@ -56,7 +56,7 @@ def test_defaults_cover_what_the_stack_file_may_leave_out() -> None:
 
 
 BAD_VALUES = [
-    ("location", "West US 2", "stackhub-ha:location = 'West US 2': String should match pattern"),
+    ("location", "West US 2", "stackhub-ha:location = 'West US 2': must be the region's name, not its display name"),
     ("registryName", "Contoso-Ratings", "stackhub-ha:registryName = 'Contoso-Ratings': String should match pattern"),
     ("registryName", "acr", "stackhub-ha:registryName = 'acr': String should match pattern"),
     ("registrySku", "Free", "stackhub-ha:registrySku = 'Free': Input should be 'Basic', 'Standard' or 'Premium'"),
