@@ -97,6 +97,8 @@ def shared_exports(
         exports["registryPullPassword"] = pulumi.Output.secret(registry_pull_password)
     if dns_zone_name is not None:
         exports |= {
+            # The directory of the zone's subscription: where a hub's DNS-01 solver signs in.
+            "tenantId": logs_tenant_id,
             "dnsZoneName": dns_zone_name,
             "dnsZoneResourceGroup": resource_group,
             "dnsZoneId": dns_zone_id,
@@ -158,6 +160,13 @@ class StackOutputs(BaseModel):
     )
 
     SECRET_OUTPUTS: ClassVar[frozenset[str]] = frozenset()
+
+    def secret(self, field: str) -> pulumi.Output[str]:
+        """One of the secret outputs (a SecretStr field), as an Output secret: never a plain string in state or logs."""
+        value = getattr(self, field)
+        if not isinstance(value, SecretStr):
+            raise TypeError(f"{type(self).__name__}.{field} is not a secret output")
+        return pulumi.Output.secret(value.get_secret_value())
 
     @classmethod
     def output_names(cls) -> list[str]:
@@ -245,25 +254,21 @@ class SharedDnsZoneOutputs(StackOutputs):
         return self.dns_zone_id.split("/")[2]
 
 
-class SharedOutputs(StackOutputs):
-    """What a hub reads from the shared stack: registry pull access, log publishing and off-hub backups."""
+class SharedDnsSolverOutputs(SharedDnsZoneOutputs):
+    """What a hub whose certificates are issued by DNS-01 in the shared zone reads: the zone and its directory."""
 
-    SECRET_OUTPUTS: ClassVar[frozenset[str]] = frozenset({"registryPullPassword", "logsClientSecret", "backupSasToken"})
+    tenant_id: Guid
+
+
+class SharedRegistryOutputs(StackOutputs):
+    """What every hub reads from the shared stack: pull access to the application's registry."""
+
+    SECRET_OUTPUTS: ClassVar[frozenset[str]] = frozenset({"registryPullPassword"})
 
     contract_version: Literal["1"]
     registry_login_server: Fqdn
     registry_pull_username: str = Field(min_length=1)
     registry_pull_password: SecretStr
-    logs_ingestion_endpoint: HttpsUrl
-    logs_dcr_immutable_id: str = Field(pattern=r"^dcr-[0-9a-f]{32}$")
-    logs_container_log_stream: str = Field(pattern=r"^Custom-[A-Za-z0-9_]+$")
-    logs_event_stream: str = Field(pattern=r"^Custom-[A-Za-z0-9_]+$")
-    logs_tenant_id: Guid
-    logs_client_id: Guid
-    logs_client_secret: SecretStr
-    backup_container_url: str = Field(pattern=r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
-    backup_sas_token: SecretStr
-    backup_sas_expiry: datetime
 
     def image_pull_secret(self) -> pulumi.Output[str]:
         """The `.dockerconfigjson` of a `kubernetes.io/dockerconfigjson` Secret for the registry, as a secret."""
@@ -272,9 +277,28 @@ class SharedOutputs(StackOutputs):
             docker_config_json(self.registry_login_server, self.registry_pull_username, password)
         )
 
-    def secret(
-        self, field: Literal["registry_pull_password", "logs_client_secret", "backup_sas_token"]
-    ) -> pulumi.Output[str]:
-        """One of the secret outputs, as an Output secret (never a plain string in state or logs)."""
-        value: SecretStr = getattr(self, field)
-        return pulumi.Output.secret(value.get_secret_value())
+
+class SharedLogOutputs(StackOutputs):
+    """What a hub that ships its logs reads from the shared stack: the Logs Ingestion target and its publisher."""
+
+    SECRET_OUTPUTS: ClassVar[frozenset[str]] = frozenset({"logsClientSecret"})
+
+    contract_version: Literal["1"]
+    logs_ingestion_endpoint: HttpsUrl
+    logs_dcr_immutable_id: str = Field(pattern=r"^dcr-[0-9a-f]{32}$")
+    logs_container_log_stream: str = Field(pattern=r"^Custom-[A-Za-z0-9_]+$")
+    logs_event_stream: str = Field(pattern=r"^Custom-[A-Za-z0-9_]+$")
+    logs_tenant_id: Guid
+    logs_client_id: Guid
+    logs_client_secret: SecretStr
+
+
+class SharedBackupOutputs(StackOutputs):
+    """What a hub that backs up to the shared stack's container reads: the container and the hubs' SAS."""
+
+    SECRET_OUTPUTS: ClassVar[frozenset[str]] = frozenset({"backupSasToken"})
+
+    contract_version: Literal["1"]
+    backup_container_url: str = Field(pattern=r"^https://[a-z0-9]{3,24}\.blob\.core\.windows\.net/[a-z0-9-]{3,63}$")
+    backup_sas_token: SecretStr
+    backup_sas_expiry: datetime

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import pulumi
 from pydantic import AfterValidator, Field, SecretStr
@@ -41,6 +42,7 @@ from planning.network import (
 )
 from planning.reboot import reboot_window_problems, time_of_day_problem, time_zone_problem
 from policy.stackhub_policies.hub_facts import MAX_TAGS_PER_RESOURCE, size_problem
+from stacks import project
 from stacks.config import GUID_PATTERN as _GUID
 from stacks.config import (
     REDACTED,
@@ -54,8 +56,15 @@ from stacks.config import (
     load,
     tag_problems,
 )
-from stacks import project
-from stacks.contracts import SharedDnsZoneOutputs, SharedOutputs, StackOutputError, hub_exports
+from stacks.contracts import (
+    SharedBackupOutputs,
+    SharedDnsSolverOutputs,
+    SharedLogOutputs,
+    SharedRegistryOutputs,
+    StackOutputError,
+    StackOutputs,
+    hub_exports,
+)
 from workloads.backup.settings import (
     DEFAULT_SCHEDULE,
     DEFAULT_TIME_ZONE,
@@ -520,51 +529,65 @@ def program(stack: str) -> None:
 
     async def deploy_app() -> None:
         # The shared stack's outputs are read and checked before anything that uses them is declared.
-        shared, zone = await _read_shared(config, shared_ref, stack)
-        app = _deploy_app(config, network, cluster, shared, zone)
+        shared = await _read_shared(config, shared_ref, stack)
+        app = _deploy_app(config, network, cluster, shared)
         for key, value in app_exports(app).items():
             pulumi.export(key, value)
 
     pulumi.run(deploy_app)
 
 
-async def _read_shared(
-    config: HubConfig, ref: pulumi.StackReference, stack: str
-) -> tuple[SharedOutputs, SharedDnsZoneOutputs | None]:
+_Part = TypeVar("_Part", bound=StackOutputs)
+
+
+@dataclass(frozen=True)
+class SharedParts:
+    """The parts of the shared stack's contract this hub uses: each is read only when the hub needs it."""
+
+    registry: SharedRegistryOutputs
+    logs: SharedLogOutputs | None
+    backups: SharedBackupOutputs | None
+    zone: SharedDnsSolverOutputs | None
+
+
+async def _read_shared(config: HubConfig, ref: pulumi.StackReference, stack: str) -> SharedParts:
     problems: list[Problem] = []
-    shared: SharedOutputs | None = None
-    zone: SharedDnsZoneOutputs | None = None
     read = {"stack": config.shared_stack, "key": "sharedStack", "reader": stack}
-    try:
-        shared = await SharedOutputs.read(ref, **read)
-    except StackOutputError as error:
-        problems += error.problems
-    if config.acme_email is not None:
+
+    async def part(model: type[_Part], needed: bool) -> _Part | None:
+        if not needed:
+            return None
         try:
-            zone = await SharedDnsZoneOutputs.read(ref, **read)
+            return await model.read(ref, **read)
         except StackOutputError as error:
-            problems += error.problems
-        if zone is not None and not config.shared_hostname.endswith(f".{zone.dns_zone_name}"):
-            problems.append(Problem("sharedHostname", repr(config.shared_hostname),
-                                    f"must be inside the shared DNS zone {zone.dns_zone_name}: its certificate is "
-                                    "issued by DNS-01 there"))  # fmt: skip
-    if shared is not None and config.backups:
+            problems.extend(error.problems)
+            return None
+
+    registry = await part(SharedRegistryOutputs, True)
+    logs = await part(SharedLogOutputs, config.log_shipping)
+    backups = await part(SharedBackupOutputs, config.backups)
+    zone = await part(SharedDnsSolverOutputs, config.acme_email is not None)
+    if zone is not None and not config.shared_hostname.endswith(f".{zone.dns_zone_name}"):
+        problems.append(Problem("sharedHostname", repr(config.shared_hostname),
+                                f"must be inside the shared DNS zone {zone.dns_zone_name}: its certificate is "
+                                "issued by DNS-01 there"))  # fmt: skip
+    if backups is not None:
         try:
-            check_hub_sas(shared.backup_container_url, shared.backup_sas_token.get_secret_value())
+            check_hub_sas(backups.backup_container_url, backups.backup_sas_token.get_secret_value())
         except ValueError as error:
             problems.append(Problem("backupSasToken", REDACTED, f"{error} (renew it in the shared stack)"))
-    if problems or shared is None:
+    if problems or registry is None:
         raise StackOutputError(stack, problems)
-    return shared, zone
+    return SharedParts(registry, logs, backups, zone)
 
 
 def _deploy_app(
     config: HubConfig,
     network: HubNetwork,
     cluster: AksEngineCluster,
-    shared: SharedOutputs,
-    zone: SharedDnsZoneOutputs | None,
+    shared: SharedParts,
 ) -> RatingsApp:
+    zone = shared.zone
     acme = None
     if zone is not None and config.acme_email and config.dns_solver_client_id and config.dns_solver_client_secret:
         acme = AcmeSettings(
@@ -573,23 +596,24 @@ def _deploy_app(
                 subscription_id=zone.subscription_id,
                 resource_group=zone.dns_zone_resource_group,
                 zone_name=zone.dns_zone_name,
-                tenant_id=shared.logs_tenant_id,
+                tenant_id=zone.tenant_id,
                 client_id=config.dns_solver_client_id,
             ),
             dns_client_secret=pulumi.Output.secret(config.dns_solver_client_secret.get_secret_value()),
         )
     shipping = None
-    if config.log_shipping:
+    if shared.logs is not None:
+        logs = shared.logs
         shipping = LogShipping(
             target=IngestionTarget(
-                endpoint=shared.logs_ingestion_endpoint,
-                dcr_immutable_id=shared.logs_dcr_immutable_id,
-                container_log_stream=shared.logs_container_log_stream,
-                event_stream=shared.logs_event_stream,
+                endpoint=logs.logs_ingestion_endpoint,
+                dcr_immutable_id=logs.logs_dcr_immutable_id,
+                container_log_stream=logs.logs_container_log_stream,
+                event_stream=logs.logs_event_stream,
             ),
-            tenant_id=shared.logs_tenant_id,
-            client_id=shared.logs_client_id,
-            client_secret=shared.secret("logs_client_secret"),
+            tenant_id=logs.logs_tenant_id,
+            client_id=logs.logs_client_id,
+            client_secret=logs.secret("logs_client_secret"),
         )
     window = config.reboot_window
     platform = ClusterPlatform(
@@ -614,9 +638,9 @@ def _deploy_app(
         RatingsAppArgs(
             provider=cluster.provider,
             registry=RegistryCredentials(
-                login_server=shared.registry_login_server,
-                username=shared.registry_pull_username,
-                password=shared.secret("registry_pull_password"),
+                login_server=shared.registry.registry_login_server,
+                username=shared.registry.registry_pull_username,
+                password=shared.registry.secret("registry_pull_password"),
             ),
             shared_hostname=config.shared_hostname,
             hub_hostname=config.app_hub_hostname,
@@ -634,12 +658,12 @@ def _deploy_app(
         ),
         opts=pulumi.ResourceOptions(depends_on=[platform]),
     )
-    if config.backups and config.backup_verification_key is not None:
-        _deploy_backup(config, cluster, shared, app)
+    if shared.backups is not None:
+        _deploy_backup(config, cluster, shared.backups, app)
     return app
 
 
-def _deploy_backup(config: HubConfig, cluster: AksEngineCluster, shared: SharedOutputs, app: RatingsApp) -> None:
+def _deploy_backup(config: HubConfig, cluster: AksEngineCluster, shared: SharedBackupOutputs, app: RatingsApp) -> None:
     assert config.backup_verification_key is not None  # noqa: S101 (checked by cross_checks)
     DatabaseBackup(
         f"{config.hub_name}-backup",

@@ -12,7 +12,13 @@ import pytest
 from components.log_ingestion import COLUMNS, CONTAINER_LOG_COLUMNS, EVENT_COLUMNS
 from preview.engine import StackRun, is_secret, run_stack, stack_config
 from stacks.config import REDACTED
-from stacks.contracts import SharedOutputs, StackOutputError
+from stacks.contracts import (
+    SharedBackupOutputs,
+    SharedLogOutputs,
+    SharedRegistryOutputs,
+    StackOutputError,
+    StackOutputs,
+)
 
 PREFIX = "stackhub-ha:"
 SUBSCRIPTION = "5c2e8a41-7d3b-4f96-a1e0-9b8c7d6e5f41"
@@ -209,10 +215,12 @@ def test_a_hub_reads_the_registry_and_its_pull_secret_as_secrets(shared: StackRu
         ref = pulumi.StackReference("acme/stackhub-ha/shared")
 
         async def read() -> None:
-            contract = await SharedOutputs.read(ref, stack="shared", key="sharedStack", reader="hub-test")
+            read = {"stack": "shared", "key": "sharedStack", "reader": "hub-test"}
+            contract = await SharedRegistryOutputs.read(ref, **read)
+            logs = await SharedLogOutputs.read(ref, **read)
             pulumi.export("registryServer", contract.registry_login_server)
             pulumi.export("imagePullSecret", contract.image_pull_secret())
-            pulumi.export("logsClientSecret", contract.secret("logs_client_secret"))
+            pulumi.export("logsClientSecret", logs.secret("logs_client_secret"))
 
         pulumi.run(read)
 
@@ -231,7 +239,7 @@ def test_a_credential_exported_in_plain_text_is_refused_without_showing_it(share
     outputs = dict(shared.plain_outputs)
     secret_names = SECRET_OUTPUTS - {"logsClientSecret"}
     with pytest.raises(StackOutputError) as caught:
-        SharedOutputs.parse(outputs, secret_names, stack="shared", key="sharedStack", reader="hub-seattle")
+        SharedLogOutputs.parse(outputs, secret_names, stack="shared", key="sharedStack", reader="hub-seattle")
     assert [str(p) for p in caught.value.problems] == [
         "stackhub-ha:sharedStack = 'shared': output 'logsClientSecret' must be a secret output "
         "(export it with Output.secret)"
@@ -242,9 +250,11 @@ def test_a_credential_exported_in_plain_text_is_refused_without_showing_it(share
 def test_a_malformed_shared_output_is_named_and_secrets_stay_hidden(shared: StackRun) -> None:
     outputs = {**shared.plain_outputs, "logsDcrImmutableId": "rule-1", "backupSasToken": 42}
     outputs.pop("registryPullPassword")
-    with pytest.raises(StackOutputError) as caught:
-        SharedOutputs.parse(outputs, SECRET_OUTPUTS, stack="shared", key="sharedStack", reader="hub-seattle")
-    problems = [str(p) for p in caught.value.problems]
+    problems = []
+    for model in (SharedRegistryOutputs, SharedLogOutputs, SharedBackupOutputs):
+        with pytest.raises(StackOutputError) as caught:
+            model.parse(outputs, SECRET_OUTPUTS, stack="shared", key="sharedStack", reader="hub-seattle")
+        problems += [str(p) for p in caught.value.problems]
     assert problems == [
         "stackhub-ha:sharedStack = 'shared': output 'registryPullPassword' is missing: deploy that stack first, "
         "or check that the stack name is right",
@@ -252,3 +262,20 @@ def test_a_malformed_shared_output_is_named_and_secrets_stay_hidden(shared: Stac
         "pattern '^dcr-[0-9a-f]{32}$'",
         f"stackhub-ha:sharedStack = 'shared': output 'backupSasToken' = {REDACTED}: Input should be a valid string",
     ]
+
+
+@pytest.mark.parametrize(
+    ("model", "prefix"),
+    [(SharedRegistryOutputs, "registry"), (SharedLogOutputs, "logs"), (SharedBackupOutputs, "backup")],
+)
+def test_each_part_of_the_shared_contract_reads_only_its_own_outputs(
+    shared: StackRun, model: type[StackOutputs], prefix: str
+) -> None:
+    # A hub that does not ship logs or back up to the shared container must not need those outputs.
+    own = {k: v for k, v in shared.plain_outputs.items() if k.startswith(prefix) or k == "contractVersion"}
+    parsed = model.parse(own, SECRET_OUTPUTS, stack="shared", key="sharedStack", reader="hub-seattle")
+    assert set(model.output_names()) - {"contractVersion"} == {k for k in own if k != "contractVersion"} & set(
+        model.output_names()
+    )
+    assert all(name.startswith(prefix) for name in model.output_names() if name != "contractVersion")
+    assert parsed.contract_version == "1"

@@ -170,3 +170,21 @@ def test_a_shared_stack_missing_its_pull_password_is_named() -> None:
         "stackhub-ha:sharedStack = 'shared': output 'registryPullPassword' is missing: deploy that stack first, "
         "or check that the stack name is right"
     ]
+
+
+def test_a_hub_that_ships_no_logs_and_backs_up_nowhere_needs_only_the_registry_outputs() -> None:
+    # hub-denver: logShipping false, no backupRecipients, no acmeEmail. The shared stack's log, backup and DNS
+    # outputs may be absent (or from an older shared stack) without stopping it.
+    outputs = {k: v for k, v in shared_outputs().items() if k.startswith("registry") or k == "contractVersion"}
+    run = run_stack("hub-denver", stack_outputs={"shared": outputs})
+    assert run.by_type("kubernetes:apps/v1:StatefulSet")
+
+
+def test_a_hub_that_ships_logs_names_the_missing_log_outputs() -> None:
+    outputs = {k: v for k, v in shared_outputs().items() if k != "logsIngestionEndpoint"}
+    with pytest.raises(StackOutputError) as caught:
+        run_stack("hub-seattle", stack_outputs={"shared": outputs})
+    assert [str(p) for p in caught.value.problems] == [
+        "stackhub-ha:sharedStack = 'shared': output 'logsIngestionEndpoint' is missing: deploy that stack first, "
+        "or check that the stack name is right"
+    ]
