@@ -278,4 +278,4 @@ def test_each_part_of_the_shared_contract_reads_only_its_own_outputs(
         model.output_names()
     )
     assert all(name.startswith(prefix) for name in model.output_names() if name != "contractVersion")
-    assert parsed.contract_version == "1"
+    assert parsed.model_dump()["contract_version"] == "1"
