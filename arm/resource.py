@@ -39,8 +39,9 @@ INPUT_KEYS = ("resource_id", "api_version", "location", "tags", "sku", "kind", "
 SECRET_KEYS = ("client_secret",)
 # The ARM request body.
 _BODY_KEYS = READ_BACK_KEYS
-# Outputs: `properties` is what ARM returned; the declared properties (or, after a refresh, the hub's values for
-# them) stay under this key.
+# Outputs: `properties` is the declared body, as the input of that name is; what ARM returned (computed values
+# included) is `server_properties`. The declared properties (or, after a refresh, the hub's values for them) are
+# also kept under `desired_properties`, which states written before `properties` meant the declared body rely on.
 DESIRED_PROPERTIES_KEY = "desired_properties"
 SERVER_PROPERTIES_KEY = "server_properties"
 
@@ -274,7 +275,8 @@ class ArmResourceProvider(pulumi.dynamic.ResourceProvider):
         if not decision.arm_write:
             # Only credentials changed: nothing to send to ARM, but the outputs must carry the new ones,
             # because delete and refresh authenticate with the outputs.
-            previous = {key: unwrap_secrets(olds.get(key)) for key in ("properties", "etag")}
+            server_properties = olds.get(SERVER_PROPERTIES_KEY, olds.get("properties"))
+            previous = {"properties": unwrap_secrets(server_properties), "etag": unwrap_secrets(olds.get("etag"))}
             return pulumi.dynamic.UpdateResult(_outputs(inputs, previous))
         with self._client(inputs, "update", resource_id=id_) as client:
             current = None
@@ -359,9 +361,8 @@ def _server_owned_key(inputs: Mapping[str, Any]) -> str | None:
 def _outputs(inputs: Mapping[str, Any], server: Mapping[str, Any]) -> dict[str, Any]:
     outs = {key: inputs.get(key) for key in (*INPUT_KEYS, *SECRET_KEYS)}
     outs[DESIRED_PROPERTIES_KEY] = inputs.get("properties")
-    outs["properties"] = dict(server.get("properties") or {})
-    # The same, under a key that is never an input: a preview of the Python dynamic provider echoes inputs as
-    # state, so computed values (a public IP's address) read from here are unknown in preview, not missing.
+    # Under a key that is never an input: a preview of the Python dynamic provider echoes inputs as state, so
+    # computed values (a public IP's address) read from here are unknown in preview, not missing.
     outs[SERVER_PROPERTIES_KEY] = dict(server.get("properties") or {})
     if server.get("etag"):
         outs["etag"] = server["etag"]
@@ -452,8 +453,8 @@ def _api_version_of(resource_id: str) -> str:
 class ArmResource(pulumi.dynamic.Resource):
     """One ARM resource on a hub, at the API version this project uses for its type (arm/api_versions.py).
 
-    The Pulumi id is the ARM resource id. `properties` is what ARM returned (computed values such as a public
-    IP's `ipAddress` and `provisioningState` included).
+    The Pulumi id is the ARM resource id. `properties` is the declared body, as given; `server_properties` is what
+    ARM returned (computed values such as a public IP's `ipAddress` and `provisioningState` included).
     """
 
     resource_id: pulumi.Output[str]
@@ -462,7 +463,8 @@ class ArmResource(pulumi.dynamic.Resource):
     tags: pulumi.Output[dict[str, str] | None]
     sku: pulumi.Output[dict[str, Any] | None]
     kind: pulumi.Output[str | None]
-    properties: pulumi.Output[dict[str, Any]]
+    properties: pulumi.Output[dict[str, Any] | None]
+    """The declared properties (the ARM request body's `properties`)."""
     server_properties: pulumi.Output[dict[str, Any]]
     """What ARM returned, computed values included; unknown until the resource exists."""
     etag: pulumi.Output[str | None]

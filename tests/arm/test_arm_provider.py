@@ -78,11 +78,12 @@ def test_create_waits_for_the_operation_and_returns_computed_values(
         assert server is not None
         assert result.id == PIP
         assert result.outs is not None
-        assert ipaddress.ip_address(result.outs["properties"]["ipAddress"]) in TEST_NET
-        # Computed values also live under a key that is never an input (unknown in a real preview).
-        assert result.outs["server_properties"]["ipAddress"] == result.outs["properties"]["ipAddress"]
-        assert result.outs["properties"] == server["properties"]
-        assert result.outs["properties"]["provisioningState"] == "Succeeded"
+        # Computed values live under a key that is never an input (unknown in a real preview); `properties` is
+        # the declaration, as the input of that name is.
+        assert ipaddress.ip_address(result.outs["server_properties"]["ipAddress"]) in TEST_NET
+        assert result.outs["server_properties"] == server["properties"]
+        assert result.outs["server_properties"]["provisioningState"] == "Succeeded"
+        assert result.outs["properties"] == {"publicIPAllocationMethod": "Static"}
         assert result.outs["desired_properties"] == {"publicIPAllocationMethod": "Static"}
         assert result.outs["etag"] == server["etag"]
         assert result.outs["client_secret"] == hub.client_secret
@@ -131,7 +132,7 @@ def test_update_puts_the_new_declaration_in_place(hub: FakeArm, provider: ArmRes
     assert server is not None
     assert server["tags"] == {"role": "ingress", "cost-center": "k8s"}
     assert result.outs is not None
-    assert result.outs["properties"]["ipAddress"] == olds["properties"]["ipAddress"]
+    assert result.outs["server_properties"]["ipAddress"] == olds["server_properties"]["ipAddress"]
     assert result.outs["etag"] == server["etag"] != olds["etag"]
 
 
@@ -251,6 +252,7 @@ def test_rotating_the_secret_sends_nothing_to_arm_but_is_used_from_then_on(
     assert hub.requests[before:] == []
     assert result.outs is not None
     assert result.outs["client_secret"] == "rotated-secret"
+    assert result.outs["server_properties"] == olds["server_properties"]
     assert result.outs["properties"] == olds["properties"]
     # Delete authenticates with the outputs: the old secret no longer works on the hub.
     provider.delete(PIP, result.outs)
@@ -274,3 +276,21 @@ def test_a_provider_pickled_before_retry_settings_existed_uses_the_default() -> 
     restored = dill.loads(base64.b64decode(serialize_provider(provider)))  # noqa: S301
     assert "retry" not in vars(restored)
     assert restored.retry == DEFAULT_RETRY
+
+
+def test_a_state_from_before_server_properties_keeps_the_servers_values_on_a_credential_update(
+    hub: FakeArm, provider: ArmResourceProvider
+) -> None:
+    # States written when `properties` held ARM's answer have it there and no `server_properties`.
+    create_group(hub, provider)
+    created = provider.create(public_ip(hub)).outs
+    assert created is not None
+    olds = {**created, "properties": created["server_properties"]}
+    del olds["server_properties"]
+    hub.client_secret = "rotated-secret"
+
+    result = provider.update(PIP, olds, {**public_ip(hub), "client_secret": "rotated-secret"})
+
+    assert result.outs is not None
+    assert result.outs["server_properties"]["ipAddress"] == created["server_properties"]["ipAddress"]
+    assert result.outs["properties"] == {"publicIPAllocationMethod": "Static"}
