@@ -284,18 +284,18 @@ class HubConfig(StackConfig):
     @property
     def app_hub_hostname(self) -> str:
         """This hub's name for the app: configured, or the DNS name HubNetwork gives the ingress address."""
-        return self.hub_hostname or f"{self.hub_name}-ingress.{self.location}.cloudapp.{self.fqdn}".lower()
+        return self.hub_hostname or f"{self.hub_name}-ingress.{self.location}.cloudapp.{self.domain}".lower()
 
     @property
-    def fqdn(self) -> str:
-        """The hub's external domain, from the ARM endpoint (`management.<region>.<fqdn>`)."""
+    def domain(self) -> str:
+        """The hub's external domain (`azurestack.contoso.com`), from the ARM endpoint `management.<region>.<domain>`."""
         host = self.arm_endpoint.removeprefix("https://").split(":")[0]
         return host.split(".", 2)[2] if host.count(".") >= 2 else ""
 
     @property
     def portal(self) -> str:
         """The user portal URL, as configured or derived from the ARM endpoint."""
-        return self.portal_url or f"https://portal.{self.location}.{self.fqdn}"
+        return self.portal_url or f"https://portal.{self.location}.{self.domain}"
 
     def cluster_settings(self) -> ClusterSettings:
         """The cluster as AKS Engine will be asked for it (network ids as HubNetwork names them)."""
@@ -338,7 +338,7 @@ class HubConfig(StackConfig):
         """Endpoints consistent with the region, AD FS tenant rules, subnet inside the VNet."""
         problems: list[Problem] = []
         host = self.arm_endpoint.removeprefix("https://").split(":")[0]
-        if not host.startswith(f"management.{self.location}.") or not self.fqdn:
+        if not host.startswith(f"management.{self.location}.") or not self.domain:
             problems.append(
                 Problem(
                     "armEndpoint",
@@ -346,13 +346,13 @@ class HubConfig(StackConfig):
                     f"must be https://management.{self.location}.<fqdn> for location {self.location!r}",
                 )
             )
-        elif self.portal_url is not None and self.portal_url != f"https://portal.{self.location}.{self.fqdn}":
+        elif self.portal_url is not None and self.portal_url != f"https://portal.{self.location}.{self.domain}":
             # AKS Engine's validator requires the portal URL to start with https://portal.<location>.
             problems.append(
                 Problem(
                     "portalUrl",
                     repr(self.portal_url),
-                    f"must be https://portal.{self.location}.{self.fqdn}, matching armEndpoint",
+                    f"must be https://portal.{self.location}.{self.domain}, matching armEndpoint",
                 )
             )
         if self.identity_system == "adfs" and self.tenant_id != "adfs":

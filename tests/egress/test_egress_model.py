@@ -44,9 +44,9 @@ def hub_no_proxy(stack: str, extra: tuple[str, ...] = ()) -> tuple[HubConfig, tu
     listed = effective_no_proxy(
         service_cidr=AKS_ENGINE_SERVICE_CIDR,
         vnet_cidr=config.vnet_cidr,
-        api_server_fqdn=api_server_fqdn(config.dns_prefix or config.hub_name, config.location, config.fqdn),
+        api_server_fqdn=api_server_fqdn(config.dns_prefix or config.hub_name, config.location, config.domain),
         arm_endpoint=config.arm_endpoint,
-        storage_suffix=f"{config.location}.{config.fqdn}",
+        storage_suffix=f"{config.location}.{config.domain}",
         extra=extra,
     )
     return config, listed
@@ -288,9 +288,9 @@ def test_the_list_covers_the_address_plan(stack: str) -> None:
     samples = [str(subnet.network_address + 4), str(last_node_address), masters.first_ip, "10.0.0.1", "10.0.0.10"]
     for address in samples:
         assert bypassing_entry(address, listed) is not None, address
-    hub = f"{config.location}.{config.fqdn}"
+    hub = f"{config.location}.{config.domain}"
     for name in (f"management.{hub}", f"adfs.{hub}", f"backups.blob.{hub}", f"vault1.vault.{hub}",
-                 f"{config.hub_name}.{config.location}.cloudapp.{config.fqdn}", "kubernetes.default.svc",
+                 f"{config.hub_name}.{config.location}.cloudapp.{config.domain}", "kubernetes.default.svc",
                  "ratings-mongodb-0.ratings-mongodb.ratingsapp.svc.cluster.local"):  # fmt: skip
         assert bypassing_entry(name, listed) is not None, name
     # What calls out goes through the proxy.

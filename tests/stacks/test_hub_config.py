@@ -125,4 +125,4 @@ def test_error_text_never_contains_a_secret_value() -> None:
 def test_portal_url_is_derived_from_the_arm_endpoint_when_unset() -> None:
     config = validate(HubConfig, "hub-seattle", config_of("hub-seattle", portalUrl=None), SECRETS)
     assert config.portal == "https://portal.seattle.azurestack.contoso.com"
-    assert config.fqdn == "azurestack.contoso.com"
+    assert config.domain == "azurestack.contoso.com"
