@@ -288,7 +288,7 @@ class HubConfig(StackConfig):
 
     @property
     def domain(self) -> str:
-        """The hub's external domain (`azurestack.contoso.com`), from the ARM endpoint `management.<region>.<domain>`."""
+        """The hub's external domain, from the ARM endpoint `management.<region>.<domain>`."""
         host = self.arm_endpoint.removeprefix("https://").split(":")[0]
         return host.split(".", 2)[2] if host.count(".") >= 2 else ""
 
