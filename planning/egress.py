@@ -35,12 +35,12 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-AKS_ENGINE_SERVICE_CIDR = "10.0.0.0/16"
-"""The cluster's service range: AKS Engine's default (`DefaultKubernetesServiceCIDR`, aks-engine-azurestack
-`pkg/api/const.go`); the apimodel built here does not set `serviceCidr`."""
+from policy.stackhub_policies.hub_facts import DNS_SERVICE_IP, SERVICE_CIDR
 
-AKS_ENGINE_DNS_SERVICE_IP = "10.0.0.10"
-"""The cluster DNS Service's address: AKS Engine's default (`DefaultKubernetesDNSServiceIP`, same file)."""
+AKS_ENGINE_SERVICE_CIDR = SERVICE_CIDR
+"""The cluster's service range (hub_facts: AKS Engine's default; the apimodel built here does not set it)."""
+AKS_ENGINE_DNS_SERVICE_IP = DNS_SERVICE_IP
+"""The cluster DNS Service's address (hub_facts: AKS Engine's default)."""
 
 LOOPBACK_AND_PLATFORM = ("localhost", "127.0.0.1", "169.254.169.254", "168.63.129.16")
 """Never through the proxy: this machine, the instance metadata address and Azure's platform address (DNS, DHCP,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar, get_args
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
@@ -68,6 +68,13 @@ class StackConfig(BaseModel):
 
     # Config keys that may instead come from an environment variable (credentials kept out of stack files).
     ENVIRONMENT_FALLBACKS: ClassVar[Mapping[str, str]] = {}
+
+    _secret_keys: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @property
+    def secret_keys(self) -> frozenset[str]:
+        """The config keys (camelCase) stored as secrets: a rule may depend on it (credentials in a URL)."""
+        return self._secret_keys
 
     def cross_checks(self) -> list[Problem]:
         """Rules between keys, checked once every key is valid on its own."""
@@ -284,6 +291,7 @@ def validate(model: type[_M], stack: str, values: Mapping[str, Any], secret_keys
     ]
     try:
         config = model.model_validate(dict(values))
+        config._secret_keys = frozenset(secret_keys)
     except ValidationError as exc:
         problems += [_problem(model, err, values, secret_keys) for err in exc.errors()]
         raise ConfigError(stack, problems) from None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
@@ -24,6 +22,14 @@ from components.hub_network import HubNetwork, HubNetworkArgs
 from components.ratings_app import PULL_SECRET, AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
 from planning.cluster import DATABASE_MEMBERS, database_volume_problem, master_size_problem, worker_count_problem
 from planning.cluster import worker_size_problem as _worker_size_problem
+from planning.egress import (
+    EgressProxy,
+    api_server_fqdn,
+    effective_no_proxy,
+    egress_proxy_problems,
+    proxy_cidrs,
+    redact_url,
+)
 from planning.names import (
     chart_registry_problem,
     hostname_problem,
@@ -41,7 +47,7 @@ from planning.network import (
     subnet_problems,
 )
 from planning.reboot import reboot_window_problems, time_of_day_problem, time_zone_problem
-from policy.stackhub_policies.hub_facts import MAX_TAGS_PER_RESOURCE, size_problem
+from policy.stackhub_policies.hub_facts import MAX_TAGS_PER_RESOURCE, SERVICE_CIDR, size_problem
 from stacks import project
 from stacks.config import GUID_PATTERN as _GUID
 from stacks.config import (
@@ -126,6 +132,28 @@ class RebootWindowConfig(StackConfig):
     time_zone: Annotated[str, AfterValidator(_rule(time_zone_problem))] = "UTC"
 
 
+class EgressProxyConfig(StackConfig):
+    """`egressProxy`: the proxy every component that reaches out goes through (planning/egress.py has the rules)."""
+
+    http_proxy: str = Field(description="http://host:port for plain-HTTP destinations")
+    https_proxy: str | None = Field(
+        default=None, description="http://host:port for HTTPS destinations; httpProxy if unset"
+    )
+    no_proxy: tuple[str, ...] = Field(default=(), description="extra destinations reached directly")
+    trusted_ca: str | None = Field(default=None, description="PEM CA certificate(s) of a TLS-inspecting proxy")
+    addresses: tuple[str, ...] = Field(default=(), description="the proxy's IPv4 ranges, when its URLs name a host")
+
+    def proxy(self) -> EgressProxy:
+        """The checked setting as the components take it."""
+        return EgressProxy(
+            http_proxy=self.http_proxy,
+            https_proxy=self.https_proxy,
+            no_proxy=self.no_proxy,
+            trusted_ca=self.trusted_ca,
+            addresses=self.addresses,
+        )
+
+
 ImageTag = Annotated[str, AfterValidator(_rule(image_tag_problem))]
 ImageReference = Annotated[str, AfterValidator(_rule(image_reference_problem))]
 AdminCidr = Annotated[Ipv4Cidr, AfterValidator(_rule(admin_cidr_problem))]
@@ -146,14 +174,6 @@ def _backup_recipients(recipients: dict[str, str]) -> dict[str, str]:
     for name, pem in recipients.items():
         check_recipient(f"{name}.pem", pem)
     return recipients
-
-
-def _backup_proxy(url: str) -> str:
-    match = re.fullmatch(r"http://([0-9.]+):([0-9]{1,5})", url)
-    if match is None or not 0 < int(match[2]) < 65536:
-        raise ValueError("must be http://<IPv4 address>:<port> (NetworkPolicy matches addresses, not names)")
-    ipaddress.IPv4Address(match[1])
-    return url
 
 
 BackupSchedule = Annotated[str, AfterValidator(_backup_schedule)]
@@ -256,10 +276,10 @@ class HubConfig(StackConfig):
         default=DEFAULT_TIME_ZONE, description="the CronJobs' IANA time zone"
     )
     backup_egress: Annotated[list[str], AfterValidator(check_egress_cidrs)] | None = Field(
-        default=None, description="the storage endpoint's address ranges (port 443)"
+        default=None, description="the storage endpoint's address ranges (port 443), without egressProxy"
     )
-    backup_proxy: Annotated[str, AfterValidator(_backup_proxy)] | None = Field(
-        default=None, description="http://<IPv4>:<port> of an egress proxy to the storage, instead of backupEgress"
+    egress_proxy: EgressProxyConfig | None = Field(
+        default=None, description="the proxy every component that reaches out goes through"
     )
     backup_python_image: ImageReference = Field(
         default="python:3.12.8-slim", description="pinned Python image of the upload, fetch and report steps"
@@ -275,11 +295,27 @@ class HubConfig(StackConfig):
         return [check_recipient(f"{name}.pem", pem) for name, pem in (self.backup_recipients or {}).items()]
 
     def backup_egress_rules(self) -> list[tuple[str, int]]:
-        """(CIDR, port) pairs the backup pods may reach: the proxy, or the storage endpoint on 443."""
-        if self.backup_proxy:
-            host, port = self.backup_proxy.removeprefix("http://").split(":")
-            return [(f"{host}/32", int(port))]
+        """(CIDR, port) pairs the backup pods may reach: the egress proxy, or the storage endpoint on 443."""
+        proxy = self.proxy()
+        if proxy is not None:
+            ports = sorted({e.port for e in proxy.endpoints})
+            return [(cidr, port) for cidr in proxy_cidrs(proxy) for port in ports]
         return [(cidr, 443) for cidr in self.backup_egress or []]
+
+    def proxy(self) -> EgressProxy | None:
+        """The egress proxy, when one is configured."""
+        return self.egress_proxy.proxy() if self.egress_proxy is not None else None
+
+    def no_proxy(self) -> tuple[str, ...]:
+        """The destinations reached without the proxy, computed from the address plan (planning.egress)."""
+        return effective_no_proxy(
+            service_cidr=SERVICE_CIDR,
+            vnet_cidr=self.vnet_cidr,
+            api_server_fqdn=api_server_fqdn(self.dns_prefix or self.hub_name, self.location, self.domain),
+            arm_endpoint=self.arm_endpoint,
+            storage_suffix=f"{self.location}.{self.domain}",
+            extra=self.egress_proxy.no_proxy if self.egress_proxy is not None else (),
+        )
 
     @property
     def app_hub_hostname(self) -> str:
@@ -389,6 +425,7 @@ class HubConfig(StackConfig):
                         )
                     )
         problems += self._backup_problems()
+        problems += self._egress_problems()
         if self.aks_engine_version != AKS_ENGINE_VERSION:
             problems.append(
                 Problem(
@@ -450,14 +487,45 @@ class HubConfig(StackConfig):
             problems.append(Problem("agentVmSize", repr(self.agent_vm_size), size))
         return problems
 
+    def _egress_problems(self) -> list[Problem]:
+        if self.egress_proxy is None:
+            return []
+        secret = "egressProxy" in self.secret_keys
+        found = egress_proxy_problems(self.egress_proxy.proxy(), secret=secret, service_cidr=SERVICE_CIDR)
+        problems = [Problem(f"egressProxy.{key}", REDACTED if secret else self._egress_value(key), message)
+                    for key, message in found]  # fmt: skip
+        if not found:
+            try:
+                self.no_proxy()
+            except ValueError as error:
+                problems.append(Problem("egressProxy.noProxy", repr(list(self.egress_proxy.no_proxy)), str(error)))
+        return problems
+
+    def _egress_value(self, key: str) -> str:
+        """A sub-key's value as an error may show it: URLs without credentials, a CA bundle by its size."""
+        assert self.egress_proxy is not None  # noqa: S101 (only called with egressProxy set)
+        name, _, index = key.partition("[")
+        value: Any = getattr(self.egress_proxy, to_snake(name))
+        if index:
+            value = value[int(index.rstrip("]"))]
+        if name in ("httpProxy", "httpsProxy") and isinstance(value, str):
+            return repr(redact_url(value))
+        if name == "trustedCa" and isinstance(value, str):
+            return f"(a PEM bundle of {len(value)} characters)"
+        return repr(list(value) if isinstance(value, tuple) else value)
+
     def _backup_problems(self) -> list[Problem]:
         if not self.backups:
             return []
         problems = []
-        if (self.backup_egress is None) == (self.backup_proxy is None):
+        if self.backup_egress is None and self.egress_proxy is None:
+            problems.append(Problem("backupEgress", "(not set)",
+                                    "set backupEgress (the storage endpoint's address ranges), or egressProxy, when "
+                                    "backupRecipients is set: the backup pods reach nothing else"))  # fmt: skip
+        if self.backup_egress is not None and self.egress_proxy is not None:
             problems.append(Problem("backupEgress", repr(self.backup_egress),
-                                    "set exactly one of backupEgress (the storage endpoint's address ranges) and "
-                                    "backupProxy when backupRecipients is set"))  # fmt: skip
+                                    "leave it unset with egressProxy: the backup pods then reach the storage through "
+                                    "the proxy, and nothing else outside the cluster"))  # fmt: skip
         if self.backup_verification_key is None:
             problems.append(Problem("backupVerificationKey", "(not set)",
                                     "required when backupRecipients is set: the weekly verification decrypts the "
@@ -522,6 +590,9 @@ def program(stack: str) -> None:
     )
     exports = hub_exports(hub_name=config.hub_name, location=config.location, network=network)
     exports |= cluster_exports(cluster, aks_engine_version=config.aks_engine_version)
+    if config.egress_proxy is not None:
+        # Shown in every preview: what the nodes, the pods and this machine reach without the proxy.
+        exports["egressNoProxy"] = list(config.no_proxy())
     for key, value in exports.items():
         pulumi.export(key, value)
 
@@ -681,7 +752,8 @@ def _deploy_backup(config: HubConfig, cluster: AksEngineCluster, shared: SharedB
             database_labels={"app.kubernetes.io/name": MONGODB},
             database_port=MONGODB_PORT,
             storage_egress=config.backup_egress_rules(),
-            https_proxy=config.backup_proxy,
+            egress=config.proxy(),
+            no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
             mongo_image=config.mongo_image,
             python_image=config.backup_python_image,
             schedule=config.backup_schedule,

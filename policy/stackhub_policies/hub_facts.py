@@ -252,8 +252,11 @@ BASIC_LB_FRONTEND_IPS = 5
 
 SERVICE_CIDR = "10.0.0.0/16"
 """The cluster's Service address range: AKS Engine's default `serviceCidr`, which the apimodel leaves unset
-(aks-engine-azurestack `pkg/api/const.go` DefaultKubernetesServiceCIDR; DNS service IP 10.0.0.10). Service
-addresses never leave a node, so a VNet, a subnet or an admin network that overlaps them is unreachable from pods."""
+(aks-engine-azurestack `pkg/api/const.go` DefaultKubernetesServiceCIDR). Service addresses never leave a node, so a
+VNet, a subnet or an admin network that overlaps them is unreachable from pods."""
+
+DNS_SERVICE_IP = "10.0.0.10"
+"""The cluster DNS Service's address: AKS Engine's default (`DefaultKubernetesDNSServiceIP`, same file)."""
 
 MAX_MANAGED_DISK_GIB = 1023
 """The largest managed disk a hub offers: M30, 1,023 GiB (azure-stack-docs `user/azure-stack-managed-disk-
