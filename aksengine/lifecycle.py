@@ -13,6 +13,11 @@ Environment (read once, by `LifecycleInput.from_environ`):
   reads it from the first line of standard input: that is how the component passes it, because
   pulumi-command marks its whole `environment` map secret when one value is, which would hide the desired
   settings from every preview.
+- `HTTP_PROXY`, `HTTPS_PROXY`, `NO_PROXY` (optional, either case): the egress proxy, passed on to AKS Engine
+  (and used by this process for ARM). A proxy URL with credentials would make pulumi-command hide the whole
+  environment, so the component sends such URLs as a second line of standard input instead: a JSON object of
+  these variables only, read by `main` after the client secret's line. Credentials in them are scrubbed from
+  every output.
 - `AKSENGINE_LOG_FILE` (optional): file the complete, scrubbed aks-engine output is appended to (0600).
 - `PULUMI_COMMAND_STDOUT` (update, delete; set by pulumi-command): the state the last successful create or
   update printed.
@@ -82,7 +87,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from aksengine.apimodel import (
     ClusterSettings,
@@ -118,6 +123,8 @@ ENV_CLIENT_SECRET = "AKSENGINE_CLIENT_SECRET"  # noqa: S105 - a variable name, n
 ENV_LOG_FILE = "AKSENGINE_LOG_FILE"
 ENV_PREVIOUS_STDOUT = "PULUMI_COMMAND_STDOUT"
 ENV_PREVIOUS_STDERR = "PULUMI_COMMAND_STDERR"
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy")
+"""The proxy variables the lifecycle accepts on stdin (and the component in its environment), both spellings."""
 
 BINARY = "aks-engine-azurestack"
 AZURE_ENV = "AzureStackCloud"
@@ -1302,6 +1309,8 @@ def run(
     try:
         inp = LifecycleInput.from_environ(environ)
         scrubber.add(inp.client_secret)
+        for credential in proxy_credentials(environ):
+            scrubber.add(credential)
         reporter = Reporter(stderr, scrubber, inp.log_file)
         if command == "create":
             create(inp, environ, reporter, delete_group, emit)
@@ -1316,6 +1325,46 @@ def run(
         reporter.say(f"error: unexpected {type(err).__name__}: {err}")
         return EXIT_FAILED
     return 0
+
+
+def proxy_credentials(environ: Mapping[str, str]) -> list[str]:
+    """The user information of every proxy URL in the environment, as written and decoded, and its password alone."""
+    found: list[str] = []
+    for name in PROXY_VARIABLES:
+        netloc = urlparse(environ.get(name) or "").netloc
+        userinfo = netloc.rpartition("@")[0]
+        if not userinfo:
+            continue
+        password = userinfo.partition(":")[2]
+        found += [userinfo, unquote(userinfo), password, unquote(password)]
+    return [value for value in dict.fromkeys(found) if value]
+
+
+def read_proxy_line(line: str) -> dict[str, str]:
+    """The optional second line of stdin: a JSON object of proxy variables; LifecycleError(2) naming what is wrong.
+
+    The message never quotes the line: it holds the proxy's credentials.
+    """
+    if not line.strip():
+        return {}
+    try:
+        document = json.loads(line)
+    except json.JSONDecodeError:
+        raise LifecycleError(
+            "the second line of stdin is not JSON: expected the proxy variables", EXIT_INVALID
+        ) from None
+    if not isinstance(document, dict):
+        raise LifecycleError("the second line of stdin must be a JSON object of proxy variables", EXIT_INVALID)
+    unknown = sorted(set(document) - set(PROXY_VARIABLES))
+    if unknown:
+        raise LifecycleError(
+            f"the second line of stdin may only set {', '.join(PROXY_VARIABLES)}; not {', '.join(unknown)}",
+            EXIT_INVALID,
+        )
+    wrong = sorted(name for name, value in document.items() if not isinstance(value, str))
+    if wrong:
+        raise LifecycleError(f"the second line of stdin: {', '.join(wrong)} must be strings", EXIT_INVALID)
+    return dict(document)
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -1333,6 +1382,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     environ = dict(os.environ)
     if not environ.get(ENV_CLIENT_SECRET) and not sys.stdin.isatty():
         environ[ENV_CLIENT_SECRET] = sys.stdin.readline().rstrip("\n")
+        try:
+            proxy = read_proxy_line(sys.stdin.readline())
+        except LifecycleError as err:
+            Reporter(sys.stderr, Scrubber([environ[ENV_CLIENT_SECRET]]), None).say(f"error: {err}")
+            return err.exit_code
+        environ.update(proxy)
+        # This process talks to ARM itself (deleting a resource group): azure-core reads the proxy from os.environ.
+        os.environ.update(proxy)
     return run(args[0] if len(args) == 1 else "", environ, sys.stdout, sys.stderr)
 
 

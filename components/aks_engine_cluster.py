@@ -14,6 +14,11 @@ How this behaves under Pulumi's engine when a change is previewed:
   Kubernetes resource (protected ones included), would be planned for replacement and the engine would refuse.
 - Changes AKS Engine cannot make are refused by a ChangeGuard in the preview itself: nothing derived from the
   command's stdout can be checked while it is unknown.
+
+Behind an egress proxy (`proxy_environment`), the lifecycle and the aks-engine-azurestack it runs get the proxy
+variables. pulumi-command marks its whole `environment` secret as soon as one value is, which would hide the desired
+settings from every preview; so a proxy URL with credentials travels on stdin instead (a second line after the
+client secret, read by `aksengine.lifecycle`), and only the no-proxy list stays in the environment.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -31,9 +36,10 @@ import pulumi_kubernetes as k8s
 import pulumi_tls as tls
 
 from aksengine.apimodel import ClusterSettings, settings_to_dict
-from aksengine.lifecycle import ClusterState
+from aksengine.lifecycle import PROXY_VARIABLES, ClusterState
 from aksengine.refusals import cluster_change_refusals
 from components.change_guard import ChangeGuard
+from planning.egress import parse_proxy_url
 
 # The interpreter is relative to the project folder, where the command provider runs: the stored
 # create/update/delete lines must not change (and show the protected cluster as changed) when the checkout or
@@ -72,6 +78,9 @@ class AksEngineClusterArgs:
     """How to run the lifecycle module, replacing `lifecycle_python -m aksengine.lifecycle` entirely."""
     working_dir: str | None = None
     """Directory the lifecycle runs in (it must be able to import `aksengine`)."""
+    proxy_environment: Mapping[str, str] = field(default_factory=dict)
+    """The egress proxy for the lifecycle and aks-engine-azurestack (`planning.egress.proxy_environment`): only the
+    variables HTTP_PROXY, HTTPS_PROXY, NO_PROXY in either case; empty without a proxy."""
 
 
 class AksEngineCluster(pulumi.ComponentResource):
@@ -116,15 +125,17 @@ class AksEngineCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         run = " ".join(shlex.quote(part) for part in lifecycle_command(args))
+        shown, hidden = split_proxy_environment(args.proxy_environment)
         lifecycle = command.local.Command(
             f"{name}-aks-engine",
             create=f"{run} create",
             update=f"{run} update",
             delete=f"{run} delete",
             dir=args.working_dir,
-            # The desired settings stay readable in previews; the secret travels on stdin (a secret of its own).
-            environment={"AKSENGINE_DESIRED": desired},
-            stdin=pulumi.Output.secret(args.client_secret),
+            # The desired settings stay readable in previews; the secret travels on stdin (a secret of its own),
+            # followed by the proxy variables that carry credentials, when there are any.
+            environment={"AKSENGINE_DESIRED": desired, **shown},
+            stdin=lifecycle_stdin(args.client_secret, hidden),
             # stdout is the state (generated apimodel, kubeconfig): keep it out of the console and logs.
             logging=command.local.Logging.STDERR,
             add_previous_output_in_env=True,
@@ -174,6 +185,40 @@ def lifecycle_command(args: AksEngineClusterArgs) -> tuple[str, ...]:
     if not args.lifecycle_python:
         raise ValueError("AksEngineClusterArgs.lifecycle_python must name the Python that runs the lifecycle")
     return (args.lifecycle_python, *LIFECYCLE_MODULE)
+
+
+def split_proxy_environment(environment: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(variables shown in the Command's environment, variables that must travel on stdin).
+
+    ValueError for a variable that is not a proxy variable (the lifecycle's own inputs must not be overridden) or a
+    URL that is not a proxy URL. A proxy URL with credentials goes to stdin, with every other URL variable so that
+    one spelling is never shown while the other is hidden; the no-proxy list always stays visible.
+    """
+    unknown = sorted(set(environment) - set(PROXY_VARIABLES))
+    if unknown:
+        raise ValueError(
+            f"proxy_environment may only set {', '.join(PROXY_VARIABLES)}; not {', '.join(unknown)}: the lifecycle's "
+            "own AKSENGINE_* and PULUMI_COMMAND_* inputs cannot be overridden there"
+        )
+    urls = {name: value for name, value in environment.items() if name.lower() != "no_proxy"}
+    credentials = False
+    for name, value in urls.items():
+        try:
+            credentials |= parse_proxy_url(value).has_credentials
+        except ValueError as error:
+            raise ValueError(f"proxy_environment[{name!r}] {error}") from None
+    shown = {name: value for name, value in environment.items() if not credentials or name not in urls}
+    hidden = urls if credentials else {}
+    return shown, hidden
+
+
+def lifecycle_stdin(client_secret: pulumi.Input[str], hidden: Mapping[str, str]) -> pulumi.Output[str]:
+    """The lifecycle's stdin: the client secret, then (only when there are any) the hidden variables as JSON."""
+    secret = pulumi.Output.secret(client_secret)
+    if not hidden:
+        return secret
+    line = json.dumps(dict(hidden), sort_keys=True)
+    return pulumi.Output.secret(secret.apply(lambda value: f"{value}\n{line}\n"))
 
 
 def cluster_identity(settings: ClusterSettings) -> str:

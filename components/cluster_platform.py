@@ -7,7 +7,11 @@
 - kured, rebooting one node at a time inside a window, draining through the eviction API with a finite timeout;
 - the database StorageClass on the Azure Disk CSI driver (the cluster enables AKS Engine's `azuredisk-csi-driver`
   addon, so only the class is ours; `Retain` keeps a disk when its claim is deleted);
-- optionally Fluent Bit, shipping container logs and Kubernetes events through the Logs Ingestion API.
+- optionally Fluent Bit, shipping container logs and Kubernetes events through the Logs Ingestion API;
+- behind an egress proxy (`egress`), the node configurator DaemonSet (containerd, the kubelet and apt on every node
+  get the proxy and the trusted CA, workloads/egress.py), and for the pods that call out (cert-manager's controller
+  with ACME, Fluent Bit) the proxy variables, the CA and a NetworkPolicy allowing DNS, the API server and the proxy
+  only. Every Helm release waits for the nodes to be configured. Without `egress` none of this exists.
 
 Every Helm release has a fixed name (Pulumi would otherwise add a random suffix that leaks into the labels that
 selectors and NetworkPolicies use) and a source that can be a private mirror (`workloads.charts`).
@@ -15,7 +19,7 @@ selectors and NetworkPolicies use) and a source that can be a private mirror (`w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -23,12 +27,14 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from planning.egress import EgressProxy
 from workloads.charts import (
     CERT_MANAGER_NAMESPACE,
     CERT_MANAGER_RELEASE,
     FLUENT_BIT_EVENTS_RELEASE,
     FLUENT_BIT_RELEASE,
     INGRESS_CLASS,
+    INGRESS_CONTROLLER_POD_LABELS,
     INGRESS_NAMESPACE,
     INGRESS_RELEASE,
     KURED_NAMESPACE,
@@ -36,6 +42,16 @@ from workloads.charts import (
     LOGGING_NAMESPACE,
     ChartSource,
     PlatformCharts,
+)
+from workloads.egress import (
+    CERT_MANAGER_CONTROLLER_LABELS,
+    NodeProxySettings,
+    ca_config_map,
+    caller_egress_policy,
+    node_manifests,
+    pods_egress_rule,
+    with_cert_manager_egress,
+    with_fluent_bit_egress,
 )
 from workloads.issuers import (
     AZURE_DNS_CREDENTIALS,
@@ -62,11 +78,16 @@ from workloads.platform_values import (
     ingress_replicas,
     kured_values,
     nginx_ingress_values,
+    node_image_problem,
     storage_class_parameters,
 )
 
 LOGS_CREDENTIALS = "logs-ingestion-credentials"
 HELM_TIMEOUT_SECONDS = 900
+FLUENT_BIT_POD_LABELS = {"app.kubernetes.io/name": "fluent-bit"}
+"""The chart's selector label shared by both Fluent Bit releases' pods (chart `_helpers.tpl`, selectorLabels)."""
+HTTP01_SELF_CHECK_PORT = 80
+"""cert-manager's HTTP-01 self-check asks the ingress controller's pods on plain HTTP."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +154,48 @@ class ClusterPlatformArgs:
     """Disk SKU of the database StorageClass."""
     log_shipping: LogShipping | None = None
     """Where logs and events go; None on hubs that must send nothing out."""
+    egress: EgressProxy | None = None
+    """The egress proxy the cluster reaches the outside through; None where it reaches it directly or not at all."""
+    no_proxy: Sequence[str] = ()
+    """Destinations reached without the proxy (planning.egress.effective_no_proxy); only with `egress`."""
+    egress_node_image: str | None = None
+    """The node configurator's pinned image (Python 3 and nsenter), from a registry the nodes reach without the
+    proxy: the hub's mirror. Required with `egress`."""
+    masters_cidr: str | None = None
+    """The masters' address block (planning.network.master_block): NetworkPolicies reach the API server there.
+    Required with `egress`."""
+
+    def __post_init__(self) -> None:
+        if self.egress is not None:
+            self.node_proxy_settings()
+
+    def node_proxy_settings(self) -> NodeProxySettings:
+        """What the node configurator installs; ValueError naming the argument that is missing or wrong."""
+        if self.egress is None:
+            raise ValueError("ClusterPlatformArgs.egress is not set: there is no proxy to configure the nodes for")
+        missing = [
+            name
+            for name, value in (
+                ("no_proxy", self.no_proxy), ("masters_cidr", self.masters_cidr),
+                ("egress_node_image", self.egress_node_image),
+            )
+            if not value
+        ]  # fmt: skip
+        if missing:
+            raise ValueError(
+                f"ClusterPlatformArgs.{', '.join(missing)} must be set with egress: no_proxy is what is reached "
+                "without the proxy (planning.egress.effective_no_proxy), masters_cidr the API server's block for "
+                "the NetworkPolicies (planning.network.master_block), egress_node_image the node configurator's "
+                "pinned image from a registry the nodes reach directly"
+            )
+        image, masters = str(self.egress_node_image), str(self.masters_cidr)
+        problem = node_image_problem(image, self.no_proxy)
+        if problem is not None:
+            raise ValueError(f"ClusterPlatformArgs.egress_node_image {image!r} {problem}")
+        try:
+            return NodeProxySettings(self.egress, tuple(self.no_proxy), masters, image=image)
+        except ValueError as error:
+            raise ValueError(f"ClusterPlatformArgs.egress_node_image: {error}") from None
 
 
 class ClusterPlatform(pulumi.ComponentResource):
@@ -158,19 +221,15 @@ class ClusterPlatform(pulumi.ComponentResource):
         self._name = name
         self._args = args
         self._opts = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        # Behind a proxy, nothing is pulled or installed before every node has the proxy and the CA.
+        self._nodes_ready: list[pulumi.Resource] = []
+        if args.egress is not None:
+            self._nodes_ready.append(self._create_node_egress())
 
         ingress_ns = self._namespace("ingress", INGRESS_NAMESPACE, "restricted")
         self._create_ingress_controller(ingress_ns)
         cert_manager_ns = self._namespace("cert-manager", CERT_MANAGER_NAMESPACE, "restricted")
-        cert_manager = self._release(
-            "cert-manager",
-            CERT_MANAGER_RELEASE,
-            args.charts.cert_manager,
-            cert_manager_ns,
-            cert_manager_values(namespace=CERT_MANAGER_NAMESPACE, image_registry=args.image_registry),
-            # Its startupapicheck job waits until the webhook answers, so issuers are accepted right after.
-            wait_for_jobs=True,
-        )
+        cert_manager = self._create_cert_manager(cert_manager_ns)
         issuers = self._create_issuers(cert_manager_ns, cert_manager)
         # hostPID and the host's reboot sentinel: kured cannot run under baseline or restricted.
         kured_ns = self._namespace("kured", KURED_NAMESPACE, "privileged")
@@ -242,7 +301,9 @@ class ClusterPlatform(pulumi.ComponentResource):
             cleanup_on_fail=True,
             timeout=HELM_TIMEOUT_SECONDS,
             wait_for_jobs=wait_for_jobs,
-            opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(depends_on=depends_on or [])),
+            opts=pulumi.ResourceOptions.merge(
+                self._opts, pulumi.ResourceOptions(depends_on=[*(depends_on or []), *self._nodes_ready])
+            ),
         )
 
     def _create_ingress_controller(self, namespace: k8s.core.v1.Namespace) -> k8s.helm.v3.Release:
@@ -255,6 +316,80 @@ class ClusterPlatform(pulumi.ComponentResource):
             image_registry=args.image_registry,
         )
         return self._release("ingress", INGRESS_RELEASE, args.charts.nginx_ingress, namespace, values)
+
+    def _create_cert_manager(self, namespace: k8s.core.v1.Namespace) -> k8s.helm.v3.Release:
+        args = self._args
+        values = cert_manager_values(namespace=CERT_MANAGER_NAMESPACE, image_registry=args.image_registry)
+        depends_on: list[pulumi.Resource] = []
+        # Only ACME (Let's Encrypt, Azure DNS, Entra ID) takes the controller outside; the private CA does not.
+        if args.egress is not None and args.acme is not None:
+            proxy = args.egress
+            values = with_cert_manager_egress(values, proxy, args.no_proxy)
+            depends_on += self._ca_config_map("cert-manager", CERT_MANAGER_NAMESPACE, namespace, proxy)
+            # The HTTP-01 self-check asks this hub's own name, which the no-proxy list sends to the ingress pods.
+            http01 = pods_egress_rule(INGRESS_NAMESPACE, INGRESS_CONTROLLER_POD_LABELS, [HTTP01_SELF_CHECK_PORT])
+            policy = caller_egress_policy(
+                "cert-manager-egress", CERT_MANAGER_NAMESPACE, CERT_MANAGER_CONTROLLER_LABELS, proxy,
+                str(args.masters_cidr), extra=[http01],
+            )  # fmt: skip
+            self._object("cert-manager-egress-netpol", policy, [namespace])
+        return self._release(
+            "cert-manager",
+            CERT_MANAGER_RELEASE,
+            args.charts.cert_manager,
+            namespace,
+            self._maybe_secret(values),
+            # Its startupapicheck job waits until the webhook answers, so issuers are accepted right after.
+            wait_for_jobs=True,
+            depends_on=depends_on,
+        )
+
+    # --- the egress proxy ------------------------------------------------------------------------------------
+
+    def _maybe_secret(self, values: pulumi.Input[Mapping[str, Any]]) -> pulumi.Input[Mapping[str, Any]]:
+        """Values holding the proxy URL are secret when it carries credentials (and only then: previews show them)."""
+        egress = self._args.egress
+        return pulumi.Output.secret(values) if egress is not None and egress.has_credentials else values
+
+    def _object(
+        self, role: str, obj: Mapping[str, Any], depends_on: Sequence[pulumi.Resource], **options: Any
+    ) -> pulumi.CustomResource:
+        """Register one plain manifest (workloads.egress) as its typed resource."""
+        opts = pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(depends_on=list(depends_on), **options))
+        build = _MANIFEST_RESOURCES.get(obj["kind"])
+        if build is None:
+            raise ValueError(f"no resource type for a {obj['kind']} manifest")
+        return build(f"{self._name}-{role}", obj, opts)
+
+    def _create_node_egress(self) -> pulumi.CustomResource:
+        """The node configurator's objects; returns its DaemonSet, which is ready once every node is configured."""
+        settings = self._args.node_proxy_settings()
+        objects = node_manifests(settings)
+        namespace, *rest = objects
+        namespace_resource = self._object("node-egress-ns", namespace, [])
+        # The DaemonSet last: its pods start once what they mount, the lock and their NetworkPolicy exist.
+        daemon_sets = [obj for obj in rest if obj["kind"] == "DaemonSet"]
+        if len(daemon_sets) != 1:
+            raise ValueError("workloads.egress.node_manifests must render exactly one DaemonSet")
+        prerequisites = [
+            self._object(
+                f"node-egress-{obj['kind'].lower()}",
+                obj,
+                [namespace_resource],
+                # The nodes write the lock's holder into its spec; Pulumi owns only the object.
+                ignore_changes=["spec"] if obj["kind"] == "Lease" else None,
+            )
+            for obj in rest
+            if obj["kind"] != "DaemonSet"
+        ]
+        return self._object("node-egress-daemonset", daemon_sets[0], [namespace_resource, *prerequisites])
+
+    def _ca_config_map(
+        self, role: str, namespace_name: str, namespace: k8s.core.v1.Namespace, proxy: EgressProxy
+    ) -> list[pulumi.Resource]:
+        """The trusted CA as a ConfigMap in a namespace whose pods call out (none without `trustedCa`)."""
+        obj = ca_config_map(namespace_name, proxy)
+        return [] if obj is None else [self._object(f"{role}-egress-ca", obj, [namespace])]
 
     def _cluster_issuer(
         self, role: str, name: str, spec: pulumi.Input[Mapping[str, Any]], depends_on: list[pulumi.Resource]
@@ -336,14 +471,67 @@ class ClusterPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(self._opts, pulumi.ResourceOptions(depends_on=[namespace])),
         )
         target = pulumi.Output.from_input(shipping.target)
+        depends_on: list[pulumi.Resource] = [secret]
+        if args.egress is not None:
+            depends_on += self._ca_config_map("logging", LOGGING_NAMESPACE, namespace, args.egress)
+            policy = caller_egress_policy(
+                "fluent-bit-egress", LOGGING_NAMESPACE, FLUENT_BIT_POD_LABELS, args.egress, str(args.masters_cidr)
+            )
+            self._object("fluent-bit-egress-netpol", policy, [namespace])
         for role, release, build in (
             ("fluent-bit", FLUENT_BIT_RELEASE, container_log_values),
             ("fluent-bit-events", FLUENT_BIT_EVENTS_RELEASE, event_values),
         ):
             values = target.apply(
-                partial(build, hub_name=args.hub_name, secret_name=LOGS_CREDENTIALS, image_registry=args.image_registry)
+                partial(
+                    _fluent_bit_values, build=build, hub_name=args.hub_name, image_registry=args.image_registry,
+                    egress=args.egress, no_proxy=tuple(args.no_proxy),
+                )
+            )  # fmt: skip
+            self._release(
+                role, release, args.charts.fluent_bit, namespace, self._maybe_secret(values), depends_on=depends_on
             )
-            self._release(role, release, args.charts.fluent_bit, namespace, values, depends_on=[secret])
+
+
+def _secret(name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+    # The node configurator's files hold the proxy URLs, which may carry credentials: always a secret.
+    string_data = pulumi.Output.secret(obj["stringData"])
+    return k8s.core.v1.Secret(name, metadata=obj["metadata"], type=obj["type"], string_data=string_data, opts=opts)
+
+
+_MANIFEST_RESOURCES: dict[str, Callable[[str, Mapping[str, Any], pulumi.ResourceOptions], pulumi.CustomResource]] = {
+    "Namespace": lambda name, o, opts: k8s.core.v1.Namespace(name, metadata=o["metadata"], opts=opts),
+    "ServiceAccount": lambda name, o, opts: k8s.core.v1.ServiceAccount(
+        name, metadata=o["metadata"], automount_service_account_token=o["automountServiceAccountToken"], opts=opts
+    ),
+    "Lease": lambda name, o, opts: k8s.coordination.v1.Lease(name, metadata=o["metadata"], spec=o["spec"], opts=opts),
+    "Role": lambda name, o, opts: k8s.rbac.v1.Role(name, metadata=o["metadata"], rules=o["rules"], opts=opts),
+    "RoleBinding": lambda name, o, opts: k8s.rbac.v1.RoleBinding(
+        name, metadata=o["metadata"], role_ref=o["roleRef"], subjects=o["subjects"], opts=opts
+    ),
+    "ConfigMap": lambda name, o, opts: k8s.core.v1.ConfigMap(name, metadata=o["metadata"], data=o["data"], opts=opts),
+    "Secret": _secret,
+    "DaemonSet": lambda name, o, opts: k8s.apps.v1.DaemonSet(name, metadata=o["metadata"], spec=o["spec"], opts=opts),
+    "NetworkPolicy": lambda name, o, opts: k8s.networking.v1.NetworkPolicy(
+        name, metadata=o["metadata"], spec=o["spec"], opts=opts
+    ),
+}
+"""The typed resource of each kind of plain manifest the component registers (workloads.egress renders dicts)."""
+
+
+def _fluent_bit_values(
+    target: IngestionTarget,
+    *,
+    build: Callable[..., dict[str, Any]],
+    hub_name: str,
+    image_registry: str | None,
+    egress: EgressProxy | None,
+    no_proxy: Sequence[str],
+) -> dict[str, Any]:
+    """One Fluent Bit release's values, with the proxy and the CA behind a proxy (in an apply: the target is known
+    only once the shared stack's outputs are)."""
+    values = build(target, hub_name=hub_name, secret_name=LOGS_CREDENTIALS, image_registry=image_registry)
+    return values if egress is None else with_fluent_bit_egress(values, egress, no_proxy)
 
 
 def _acme_spec(zone: AzureDnsZone, *, server: str, email: str, account_key_secret: str) -> dict[str, Any]:

@@ -14,6 +14,15 @@ The credential never appears in the values: the configuration names `${LOGS_TENA
 
 The output posts to `{dce}/dataCollectionRules/{dcr}/streams/Custom-{table_name}`, so it can only feed custom
 streams: `stream` must be the DCR's `Custom-...` stream name, and `table_name` is that name without the prefix.
+
+Credentials in log lines are redacted before any record leaves the cluster. The ratings API's `app.js` prints its
+whole `MONGODB_URI`, password included, when it connects and when it fails to, and we cannot change that image. The
+last filter of both releases is a Lua script (`REDACT_CREDENTIALS_LUA`) that replaces the user information of every
+`mongodb://` and `mongodb+srv://` connection string in every string of a record (the raw `log` line and the fields
+`Merge_Log` parsed out of it, at any depth) with `***`. Fluent Bit has no other filter that rewrites part of a value:
+`modify` sets, copies, renames and removes whole fields, `record_modifier` adds and removes them, and the
+`content_modifier` processor (YAML configuration only; the chart's is classic) can hash or extract from a field but
+not replace part of it. The script is mounted by the chart from `luaScripts` (a ConfigMap at `/fluent-bit/scripts/`).
 """
 
 from __future__ import annotations
@@ -27,6 +36,58 @@ CREDENTIAL_KEYS = {"LOGS_TENANT_ID": "tenant-id", "LOGS_CLIENT_ID": "client-id",
 """Environment variable -> key in the credential Secret."""
 METRICS_PORT = 2020
 """The chart's `metricsPort`: its liveness and readiness probes call Fluent Bit's HTTP server there."""
+SCRIPTS_DIR = "/fluent-bit/scripts"
+"""Where the chart mounts the `luaScripts` ConfigMap (chart `templates/_pod.tpl`)."""
+REDACTION_SCRIPT = "redact_mongodb_uris.lua"
+"""Its name holds none of the words the policy pack reads as a secret-looking key (`no-secret-literals`)."""
+REDACTION_FUNCTION = "redact_mongodb_uris"
+
+REDACT_CREDENTIALS_LUA = r"""-- stackhub-ha (workloads/log_shipping.py): no MongoDB credential leaves in a log record.
+-- A connection string is the scheme (mongodb://, mongodb+srv://, any case) and the run of non-blank characters
+-- after it. When that run holds an '@', everything before its last '@' is user information and is replaced.
+-- Taking the last '@' and stopping only at white space errs towards redacting too much: a password may hold an
+-- unescaped '@', quote or '<' (the driver refuses some of these, and app.js then prints the URI it refused).
+local CONNECTION_STRING = "([Mm][Oo][Nn][Gg][Oo][Dd][Bb][%+%a]*://)([^%s]*)"
+
+local function without_credentials(scheme, rest)
+  local at = rest:match("^.*()@")
+  if at == nil then
+    return nil -- no user information: the match stays as it was
+  end
+  return scheme .. "***" .. rest:sub(at)
+end
+
+local function scrub(value)
+  local kind = type(value)
+  if kind == "string" then
+    local result = value:gsub(CONNECTION_STRING, without_credentials)
+    return result, result ~= value
+  end
+  if kind == "table" then
+    local changed = false
+    for key, item in pairs(value) do
+      local result, item_changed = scrub(item)
+      if item_changed then
+        value[key] = result -- an existing key: allowed while pairs() walks the table
+        changed = true
+      end
+    end
+    return value, changed
+  end
+  return value, false
+end
+
+-- Fluent Bit's Lua filter contract: 0 keeps the record untouched, 2 replaces it and keeps its timestamp.
+function redact_mongodb_uris(tag, timestamp, record)
+  local result, changed = scrub(record)
+  if changed then
+    return 2, timestamp, result
+  end
+  return 0, timestamp, record
+end
+"""
+"""The redaction filter's script, as Fluent Bit's Lua filter (LuaJIT 2.1) runs it. The chart passes `luaScripts`
+through Helm's `tpl`, so the script must never contain two opening braces in a row."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +160,17 @@ def _hub_filter(match: str, hub_name: str) -> str:
 """
 
 
+def _redaction_filter() -> str:
+    # Last in the chain and matching every tag: it sees the record as the output will send it.
+    return f"""\
+[FILTER]
+    Name lua
+    Match *
+    script {SCRIPTS_DIR}/{REDACTION_SCRIPT}
+    call {REDACTION_FUNCTION}
+"""
+
+
 def _credential_env(secret_name: str) -> list[dict[str, Any]]:
     return [
         {"name": env, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
@@ -113,6 +185,7 @@ def _common(secret_name: str, image_registry: str | None) -> dict[str, Any]:
         "service": {"type": "ClusterIP", "port": METRICS_PORT},
         "metricsPort": METRICS_PORT,
         "testFramework": {"enabled": False},
+        "luaScripts": {REDACTION_SCRIPT: REDACT_CREDENTIALS_LUA},
     }
     if image_registry:
         values["image"] = {"repository": f"{image_registry}/fluent/fluent-bit"}
@@ -135,7 +208,7 @@ def container_log_values(
 """
     # Keep_Log On: JSON lines (mongod logs JSON) are merged into fields the rule's stream does not declare, so
     # without the original `log` field their message would arrive empty.
-    filters = """\
+    metadata = """\
 [FILTER]
     Name kubernetes
     Match kube.*
@@ -144,7 +217,8 @@ def container_log_values(
     Labels Off
     Annotations Off
     K8S-Logging.Exclude On
-""" + _hub_filter("kube.*", hub_name)
+"""
+    filters = metadata + _hub_filter("kube.*", hub_name) + _redaction_filter()
     return {
         **_common(secret_name, image_registry),
         "kind": "DaemonSet",
@@ -194,7 +268,7 @@ def event_values(
         "config": {
             "service": _service(),
             "inputs": inputs,
-            "filters": _hub_filter("k8s_events", hub_name),
+            "filters": _hub_filter("k8s_events", hub_name) + _redaction_filter(),
             "outputs": _output("k8s_events", target, target.event_stream),
         },
     }

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from planning.egress import bypassing_entry
 from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS
 from workloads.sizing import ContainerResources, FixedPods, Resources
 
@@ -193,6 +194,34 @@ def kured_values(window: RebootWindow, image_registry: str | None = None) -> dic
     if image_registry:
         values["image"] = {"repository": f"{image_registry}/kubereboot/kured"}
     return values
+
+
+def image_registry_host(image: str) -> str:
+    """The registry host an image reference pulls from, without its port, as containerd resolves it.
+
+    The first path component is a registry when it holds a `.` or a `:` or is `localhost`; otherwise the image
+    comes from Docker Hub (`docker.io`).
+    """
+    first, slash, _ = image.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first.rsplit(":", 1)[0].lower()
+    return "docker.io"
+
+
+def node_image_problem(image: str, no_proxy: Sequence[str]) -> str | None:
+    """Why the node configurator cannot use `image` behind the proxy, or None.
+
+    Its image is pulled before its node knows the proxy: on a node a later `scale` adds, containerd pulls it
+    directly. So its registry must be one the nodes reach without the proxy, which the no-proxy list declares.
+    """
+    host = image_registry_host(image)
+    if bypassing_entry(host, no_proxy) is None:
+        return (
+            f"is pulled from {host}, which the no-proxy list does not reach directly: a node added later pulls this "
+            "image before it has the proxy, so use an image from a registry the nodes reach directly (the site's "
+            "mirror) and list that registry in egressProxy.noProxy"
+        )
+    return None
 
 
 DiskSku = Literal["Premium_LRS", "Standard_LRS"]

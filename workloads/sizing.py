@@ -8,7 +8,8 @@ fit leaves pods Pending exactly when load is highest. The maxima are computed, n
    4, 10% of the next 8, 6% up to 128 GiB, 2% above, plus the 750 MiB hard-eviction threshold). AKS Engine reserves
    less by default, so this errs on the safe side.
 2. Every worker also runs DaemonSets (kube-proxy, the CNI, the Azure Disk CSI node plugin, the cloud node manager,
-   Fluent Bit, kured): `DAEMONSET_OVERHEAD` is an estimate of their requests on one node.
+   Fluent Bit, kured): `DAEMONSET_OVERHEAD` is an estimate of their requests on one node. A hub with `egressProxy`
+   runs one more, the node configurator (`NODE_EGRESS_REQUESTS`, counted exactly: `daemonset_overhead`).
 3. Fixed pods (cluster add-ons, the ingress controller, cert-manager, the Mongo members, ...) are placed first,
    then each autoscaled workload's minimum, then one more replica of each autoscaled workload in turn until none
    fits or each reaches its cap. Pods are placed node by node (a pod cannot straddle two nodes), and pods of a
@@ -146,6 +147,17 @@ DAEMONSET_OVERHEAD = Resources(300, 400)
 kured), rounded up."""
 
 
+NODE_EGRESS_REQUESTS = Resources(10, 32)
+"""What the scheduler reserves for one node-egress-proxy pod (workloads/egress.py): its `configure` init container
+asks 10m/32Mi and its `hold` container 1m/8Mi, and a pod's requests are the larger of its biggest init container and
+the sum of its containers."""
+
+
+def daemonset_overhead(*, egress_proxy: bool = False) -> Resources:
+    """Requests of the DaemonSets on one worker: the estimate, plus the node configurator behind a proxy."""
+    return DAEMONSET_OVERHEAD + NODE_EGRESS_REQUESTS if egress_proxy else DAEMONSET_OVERHEAD
+
+
 def vm_size(name: str) -> VmSize:
     """The size by name; a clear error for one this module does not know."""
     if name not in VM_SIZES:
@@ -174,9 +186,9 @@ def node_allocatable(size: VmSize) -> Resources:
     )
 
 
-def schedulable_per_worker(size: VmSize) -> Resources:
-    """What is left on one worker for Deployments and StatefulSets."""
-    return node_allocatable(size) - DAEMONSET_OVERHEAD
+def schedulable_per_worker(size: VmSize, *, egress_proxy: bool = False) -> Resources:
+    """What is left on one worker for Deployments and StatefulSets (`egress_proxy`: the hub has `egressProxy`)."""
+    return node_allocatable(size) - daemonset_overhead(egress_proxy=egress_proxy)
 
 
 @dataclass(frozen=True)
@@ -228,12 +240,17 @@ def _place(nodes: list[_Node], name: str, requests: Resources, one_per_node: boo
 
 
 def autoscaled_maxima(
-    size: VmSize, workers: int, fixed: Sequence[FixedPods], autoscaled: Sequence[Autoscaled]
+    size: VmSize,
+    workers: int,
+    fixed: Sequence[FixedPods],
+    autoscaled: Sequence[Autoscaled],
+    *,
+    egress_proxy: bool = False,
 ) -> dict[str, int]:
     """The HPA maximum of each autoscaled workload such that every pod at its maximum fits the workers."""
     if workers < 1:
         raise ValueError("at least one worker is needed")
-    nodes = [_Node(schedulable_per_worker(size), set()) for _ in range(workers)]
+    nodes = [_Node(schedulable_per_worker(size, egress_proxy=egress_proxy), set()) for _ in range(workers)]
     for group in sorted(fixed, key=lambda f: f.requests, reverse=True):
         for _ in range(group.count):
             if not _place(nodes, group.name, group.requests, group.one_per_node):
@@ -258,10 +275,10 @@ def autoscaled_maxima(
     return counts
 
 
-def pods_fit(size: VmSize, workers: int, pods: Sequence[FixedPods]) -> bool:
+def pods_fit(size: VmSize, workers: int, pods: Sequence[FixedPods], *, egress_proxy: bool = False) -> bool:
     """Whether all these pods can be scheduled on the workers at once (used to check the maxima)."""
     try:
-        autoscaled_maxima(size, workers, pods, ())
+        autoscaled_maxima(size, workers, pods, (), egress_proxy=egress_proxy)
     except InsufficientCapacityError:
         return False
     return True

@@ -7,6 +7,8 @@ Each test checks what the lifecycle decided (exit code, stdout, stderr) and what
 import dataclasses
 import io
 import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +27,13 @@ from aksengine.lifecycle import (
     Scrubber,
     delete_resource_group_with_arm,
     kubeconfig_of,
+    proxy_credentials,
 )
 from arm import HubConnection, build_credential, discover_endpoints, management_client
 from tests.aksengine.testkit import (
     CLIENT_ID,
     CLIENT_SECRET,
+    FAKE_BIN,
     SUBSCRIPTION,
     Deleter,
     LifecycleResult,
@@ -486,3 +490,65 @@ def test_the_arm_deleter_needs_a_tenant_on_azure_ad() -> None:
     access = HubAccess("https://management.local.azurestack.external", SUBSCRIPTION, None, "azure_ad", CLIENT_ID, "x")
     with pytest.raises(LifecycleError, match="needs tenantId"):
         delete_resource_group_with_arm(access, "ratings-k8s-rg")
+
+
+# -- the egress proxy on stdin -------------------------------------------------------------------------------
+
+PROXY_PASSWORD = "Pr0xy%40pw"
+PROXY_URL = f"http://svc-egress:{PROXY_PASSWORD}@10.250.0.10:3128"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (f"HTTPS_PROXY={PROXY_URL}", "the second line of stdin is not JSON"),
+        (json.dumps([PROXY_URL]), "must be a JSON object of proxy variables"),
+        (json.dumps({"HTTPS_PROXY": PROXY_URL, "AKSENGINE_DESIRED": "{}"}), "not AKSENGINE_DESIRED"),
+        (json.dumps({"HTTPS_PROXY": [PROXY_URL]}), "HTTPS_PROXY must be strings"),
+    ],
+    ids=["not-json", "not-an-object", "not-a-proxy-variable", "not-a-string"],
+)
+def test_a_bad_proxy_line_is_an_input_error_that_never_quotes_it(tmp_path: Path, line: str, message: str) -> None:
+    # The component writes the client secret's line, then the proxy's (run_lifecycle adds the final newline).
+    result = run_lifecycle("create", tmp_path, make_settings(), secret=f"{CLIENT_SECRET}\n{line}")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Pr0xy" not in result.stderr
+    assert CLIENT_SECRET not in result.stderr
+    assert result.invocations == []
+
+
+def test_a_proxy_line_reaches_aks_engine_and_its_credentials_are_scrubbed(tmp_path: Path) -> None:
+    proxy = {"HTTPS_PROXY": PROXY_URL, "https_proxy": PROXY_URL}
+    # A stand-in first on PATH records the proxy variables it got and prints the URL, as a Go error would.
+    seen = tmp_path / "proxy.json"
+    stand_in = tmp_path / "bin" / "aks-engine-azurestack"
+    stand_in.parent.mkdir()
+    stand_in.write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        "if sys.argv[1] != 'version':\n"
+        "    found = {k: v for k, v in os.environ.items() if 'PROXY' in k.upper()}\n"
+        f"    open({str(seen)!r}, 'w').write(json.dumps(found))\n"
+        "    print('proxyconnect tcp: dial', os.environ['HTTPS_PROXY'], flush=True)\n"
+        f"os.execv({str(FAKE_BIN / 'aks-engine-azurestack')!r}, ['aks-engine-azurestack', *sys.argv[1:]])\n"
+    )
+    stand_in.chmod(0o700)
+    path = f"{stand_in.parent}{os.pathsep}{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', os.defpath)}"
+    # The component writes the client secret's line, then the proxy's (run_lifecycle adds the final newline).
+    result = run_lifecycle(
+        "create", tmp_path, make_settings(), secret=f"{CLIENT_SECRET}\n{json.dumps(proxy)}", extra_env={"PATH": path}
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(seen.read_text()) == proxy
+    assert "proxyconnect tcp: dial http://***@10.250.0.10:3128" in result.stderr
+    assert "Pr0xy" not in result.stderr
+    assert result.invocations[0]["env_names"] == []
+
+
+def test_proxy_credentials_are_known_in_every_form_they_may_be_printed_in() -> None:
+    found = proxy_credentials({"HTTPS_PROXY": PROXY_URL, "HTTP_PROXY": "http://10.250.0.10:3128", "PATH": "x"})
+    assert found == ["svc-egress:Pr0xy%40pw", "svc-egress:Pr0xy@pw", "Pr0xy%40pw", "Pr0xy@pw"]
+    assert proxy_credentials({"NO_PROXY": "a@b", "HTTPS_PROXY": "http://10.250.0.10:3128"}) == []
+    scrubber = Scrubber(found)
+    shown = scrubber.line(f"proxyconnect tcp: {PROXY_URL} refused")
+    assert shown == "proxyconnect tcp: http://***@10.250.0.10:3128 refused"

@@ -6,21 +6,30 @@ import base64
 import json
 import os
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 
 from aksengine.apimodel import ClusterSettings, settings_from_dict, settings_to_dict, validate
 from aksengine.lifecycle import ClusterState, LifecycleInput
 from aksengine.refusals import cluster_change_refusals
-from preview.engine import PROJECT_DIR, Registration, StackRun, is_secret, stack_config
+from components.aks_engine_cluster import AksEngineCluster, AksEngineClusterArgs, split_proxy_environment
+from planning.egress import EgressProxy, proxy_environment
+from preview.engine import PROJECT_DIR, Registration, StackRun, is_secret, run_stack, stack_config
 from preview.render import as_json, as_tree
 from stacks.config import ConfigError
 from stacks.config import validate as validate_config
 from stacks.hub import HubConfig
 from tests.aksengine.testkit import FAKE_BIN
 from tests.conftest import config_of, run_with
+from tests.egress.certs import write_server_certificates
+from tests.egress.connect_proxy import ConnectProxy
+from tests.fakes import fake_arm
+from tests.fakes.fake_arm import FakeArm
 
 COMMAND = "command:local:Command"
 
@@ -207,3 +216,141 @@ def config_settings() -> ClusterSettings:
     plain = {k.removeprefix("stackhub-ha:"): v for k, v in values.items()}
     hub = validate_config(HubConfig, "hub-seattle", plain, {k.removeprefix("stackhub-ha:") for k in secrets})
     return hub.cluster_settings()
+
+
+# --- the egress proxy: the lifecycle and aks-engine-azurestack reach the outside through it --------------------
+
+PROXY = "http://10.250.0.10:3128"
+PROXY_PASSWORD = "S3cr3t%25pw"
+CREDENTIALED = f"http://svc-egress:{PROXY_PASSWORD}@10.250.0.10:3128"
+NO_PROXY = ("localhost", "127.0.0.1", ".svc", ".cluster.local", "10.10.0.0/16", ".seattle.azurestack.contoso.com")
+
+
+def run_cluster_with(environment: dict[str, str]) -> StackRun:
+    """The component alone, as the hub stack builds it, with `proxy_environment`."""
+
+    def program() -> None:
+        AksEngineCluster(
+            "hub-seattle",
+            AksEngineClusterArgs(
+                settings=config_settings(),
+                subnet_id=SUBNET_ID,
+                subnet_cidr="10.10.0.0/22",
+                vnet_cidr="10.10.0.0/16",
+                first_consecutive_static_ip="10.10.3.224",
+                client_secret=pulumi.Output.secret("offline-secret-armClientSecret"),
+                tenant_id="6f1c2a4e-8b7d-4e53-9a0f-2d3c4b5a6e7f",
+                proxy_environment=environment,
+            ),
+        )
+
+    return run_stack("hub-seattle", config={}, program=program)
+
+
+SUBNET_ID = (
+    "/subscriptions/3b8e4d2a-1c9f-4a7e-b6d5-0e1f2a3b4c5d/resourceGroups/hub-seattle-network/providers"
+    "/Microsoft.Network/virtualNetworks/hub-seattle-vnet/subnets/cluster"
+)
+
+
+def test_a_proxy_without_credentials_is_shown_in_the_environment_and_stdin_is_unchanged() -> None:
+    environment = proxy_environment(EgressProxy(PROXY), NO_PROXY)
+    command = lifecycle_of(run_cluster_with(environment))
+    assert not is_secret(command.inputs["environment"])
+    shown = command.plain_inputs["environment"]
+    assert {k: v for k, v in shown.items() if k != "AKSENGINE_DESIRED"} == environment
+    assert shown["HTTPS_PROXY"] == PROXY
+    assert is_secret(command.inputs["stdin"])
+    assert command.plain_inputs["stdin"] == "offline-secret-armClientSecret"
+
+
+def test_a_proxy_with_credentials_travels_on_stdin_and_the_settings_stay_reviewable() -> None:
+    environment = proxy_environment(EgressProxy(CREDENTIALED), NO_PROXY)
+    run = run_cluster_with(environment)
+    command = lifecycle_of(run)
+    # pulumi-command would hide the whole environment if one value were secret: none is, and none holds the URL.
+    assert not is_secret(command.inputs["environment"])
+    shown = command.plain_inputs["environment"]
+    assert set(shown) == {"AKSENGINE_DESIRED", "NO_PROXY", "no_proxy"}
+    assert shown["NO_PROXY"] == ",".join(NO_PROXY)
+    assert "S3cr3t" not in json.dumps(shown)
+    assert is_secret(command.inputs["stdin"])
+    secret_line, proxy_line, rest = command.plain_inputs["stdin"].split("\n")
+    assert (secret_line, rest) == ("offline-secret-armClientSecret", "")
+    assert json.loads(proxy_line) == {k: v for k, v in environment.items() if k.lower() != "no_proxy"}
+    assert "S3cr3t" not in as_json(run) + as_tree(run)
+
+
+def test_the_proxy_environment_takes_proxy_variables_and_proxy_urls_only() -> None:
+    with pytest.raises(ValueError, match=r"may only set HTTP_PROXY.*not AKSENGINE_DESIRED, PATH"):
+        split_proxy_environment({"HTTPS_PROXY": PROXY, "PATH": "/bin", "AKSENGINE_DESIRED": "{}"})
+    with pytest.raises(ValueError, match=r"proxy_environment\['HTTPS_PROXY'\] scheme 'https' is not supported"):
+        split_proxy_environment({"HTTPS_PROXY": "https://10.250.0.10:3128"})
+    with pytest.raises(ValueError, match="without spaces") as raised:
+        split_proxy_environment({"HTTPS_PROXY": "http://user:pa ss@10.250.0.10:3128"})
+    assert "pa ss" not in str(raised.value)
+    # One URL with credentials hides every URL variable, so no spelling is shown while the other is hidden.
+    shown, hidden = split_proxy_environment({"HTTP_PROXY": PROXY, "https_proxy": CREDENTIALED, "NO_PROXY": "a"})
+    assert (shown, hidden) == ({"NO_PROXY": "a"}, {"HTTP_PROXY": PROXY, "https_proxy": CREDENTIALED})
+    assert split_proxy_environment({}) == ({}, {})
+
+
+HUB_NAME = "management.local.azurestack.external"
+EGRESS_FAKE_BIN = Path(__file__).resolve().parents[1] / "egress" / "fake_bin"
+"""The egress tests' aks-engine-azurestack: asks the hub's ARM with the proxy it was given, then runs the fake."""
+
+
+@pytest.fixture
+def arm_behind_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FakeArm, ConnectProxy]]:
+    """The fake ARM under a name only the proxy resolves, behind a proxy that wants credentials."""
+    monkeypatch.setattr(
+        fake_arm, "_write_certificates", lambda directory: write_server_certificates(directory, [HUB_NAME])
+    )
+    with (
+        FakeArm(location="local") as hub,
+        ConnectProxy(resolve={HUB_NAME: "127.0.0.1"}, credentials=("svc-egress", "S3cr3t%pw")) as proxy,
+    ):
+        yield hub, proxy
+
+
+def test_the_commands_hand_the_credentialed_proxy_to_aks_engine(
+    arm_behind_proxy: tuple[FakeArm, ConnectProxy], tmp_path: Path
+) -> None:
+    """Run the Command's create line as pulumi-command would (its environment and stdin) through a real proxy."""
+    hub, proxy = arm_behind_proxy
+    url = proxy.url_with("svc-egress", PROXY_PASSWORD)
+    environment = proxy_environment(EgressProxy(url), ("127.0.0.1",))
+    inputs = lifecycle_of(run_cluster_with(environment)).plain_inputs
+    # A stand-in first on PATH that prints the proxy it was given, as a Go error would, then runs the egress fake.
+    talkative = tmp_path / "bin" / "aks-engine-azurestack"
+    talkative.parent.mkdir()
+    talkative.write_text(
+        f"#!{sys.executable}\nimport os, sys\n"
+        "print('proxyconnect tcp: dial via', os.environ.get('HTTPS_PROXY'), flush=True)\n"
+        f"os.execv({str(EGRESS_FAKE_BIN / 'aks-engine-azurestack')!r}, ['aks-engine-azurestack', *sys.argv[1:]])\n"
+    )
+    talkative.chmod(0o700)
+    env = {
+        "PATH": os.pathsep.join([str(talkative.parent), str(EGRESS_FAKE_BIN), str(FAKE_BIN), os.environ["PATH"]]),
+        "TMPDIR": str(tmp_path),
+        "FAKE_AKSE_LOG": str(tmp_path / "calls.jsonl"),
+        "FAKE_AKSE_ARM_URL": f"https://{HUB_NAME}:{hub.base_url.rsplit(':', 1)[1]}",
+        "FAKE_AKSE_ARM_CA": hub.ca_path,
+        "FAKE_EGRESS_LOG": str(tmp_path / "egress.jsonl"),
+        "AKSENGINE_CHECKPOINT_DIR": str(tmp_path / "checkpoints"),
+        **inputs["environment"],
+    }
+    created = subprocess.run(
+        ["/bin/sh", "-c", inputs["create"]], cwd=PROJECT_DIR, env=env, input=inputs["stdin"], capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    [record] = [json.loads(line) for line in (tmp_path / "egress.jsonl").read_text().splitlines()]
+    assert record["command"] == "deploy"
+    assert record.get("status") == 200, record
+    assert record["proxy"] == environment
+    assert record["unexpected"] == []
+    assert {a.user for a in proxy.attempts if a.status == 200} == {"svc-egress"}
+    assert "proxyconnect tcp: dial via http://***@127.0.0.1" in created.stderr
+    for shown in (created.stderr, created.stdout):
+        assert "S3cr3t" not in shown

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+import json
+import re
+from typing import Any, cast
 
+import kubernetes_validate
 import pytest
 
-from preview.engine import Registration, StackRun, is_secret
+from aksengine.versions import DEFAULT_KUBERNETES_VERSION
+from components.cluster_platform import ClusterPlatformArgs, IngressAddress
+from planning.egress import EgressProxy, effective_no_proxy
+from planning.network import master_block
+from preview.engine import OfflineMonitor, Registration, StackRun, is_secret, run_stack
 from preview.manifests import HELM_RELEASE_TYPE, rendered_objects
+from preview.render import as_json, as_tree
+from tests.conftest import shared_outputs
+from tests.egress.certs import certificate_pem
 from tests.workloads.hub_cluster import (
     INGESTION,
     INGRESS_IP,
@@ -16,8 +27,25 @@ from tests.workloads.hub_cluster import (
     Cluster,
     run_cluster,
 )
-from workloads.charts import PlatformCharts
-from workloads.platform_values import AZURE_LB_IPV4, AZURE_LB_RESOURCE_GROUP, load_balancer_services
+from workloads.charts import INGRESS_CONTROLLER_POD_LABELS, PlatformCharts
+from workloads.egress import (
+    CA_CONFIGMAP,
+    CERT_MANAGER_CONTROLLER_LABELS,
+    NODE_APP,
+    NODE_NAMESPACE,
+    NODE_PRIVILEGES,
+    NodeProxySettings,
+    node_manifests,
+    openssl_subject_hash,
+)
+from workloads.network_policy import Pod, allowed_paths
+from workloads.platform_values import (
+    AZURE_LB_IPV4,
+    AZURE_LB_RESOURCE_GROUP,
+    cert_manager_values,
+    load_balancer_services,
+)
+from workloads.pod_security import restricted_violations
 from workloads.values_schema import values_errors
 
 AKS_ENGINE_CLASSES = {"default", "managed-standard", "managed-premium"}
@@ -192,3 +220,260 @@ def test_resources_are_named_children_of_the_component(cluster: StackRun) -> Non
     children = [r for r in cluster.resources if r.parent == component.urn]
     assert len(children) >= 15
     assert all(r.name.startswith("hub-seattle-") for r in children)
+
+
+# --- the egress proxy ------------------------------------------------------------------------------------------
+
+PROXY = "http://10.250.0.10:3128"
+CREDENTIALED = "http://svc-egress:S3cr3t%25pw@10.250.0.10:3128"
+MIRROR = "mirror.contoso.com"
+NODE_IMAGE = f"{MIRROR}/library/python:3.12.8-slim"
+MASTERS = master_block("10.10.0.0/22").cidr
+CA = certificate_pem("Contoso TLS Inspection CA")
+NO_PROXY = effective_no_proxy(
+    service_cidr="10.0.0.0/16",
+    vnet_cidr="10.10.0.0/16",
+    api_server_fqdn="hub-seattle.seattle.cloudapp.azurestack.contoso.com",
+    arm_endpoint="https://management.seattle.azurestack.contoso.com",
+    storage_suffix="seattle.azurestack.contoso.com",
+    extra=(MIRROR,),
+)
+PROXY_VARIABLES = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+
+
+def behind(url: str = PROXY, **changes: Any) -> Cluster:
+    proxy = EgressProxy(url, no_proxy=(MIRROR,), trusted_ca=CA)
+    base = Cluster(egress=proxy, no_proxy=NO_PROXY, egress_node_image=NODE_IMAGE, masters_cidr=MASTERS)
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.fixture(scope="module")
+def proxied() -> StackRun:
+    """The connected hub (ACME, log shipping) behind a TLS-inspecting proxy without credentials."""
+    return run_cluster(behind())
+
+
+@pytest.fixture(scope="module")
+def credentialed() -> StackRun:
+    return run_cluster(behind(CREDENTIALED))
+
+
+def objects_in(run: StackRun, namespace: str) -> list[dict[str, Any]]:
+    found = [o for o in rendered_objects(run) if namespace in (o["metadata"].get("namespace"), o["metadata"]["name"])]
+    return [o for o in found if o["kind"] != "Namespace" or o["metadata"]["name"] == namespace]
+
+
+def egress_env(container_env: list[dict[str, Any]]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container_env if e["name"] in PROXY_VARIABLES}
+
+
+def test_the_node_configurator_is_registered_as_rendered_and_passes_the_schemas(proxied: StackRun) -> None:
+    expected = node_manifests(NodeProxySettings(behind().egress, NO_PROXY, MASTERS, image=NODE_IMAGE))
+    # Registered in dependency order (the DaemonSet after what it mounts), so compared by kind.
+    registered = {o["kind"]: o for o in objects_in(proxied, NODE_NAMESPACE)}
+    assert sorted(registered) == sorted(o["kind"] for o in expected)
+    for want in expected:
+        got = registered[want["kind"]]
+        if got["kind"] == "Secret":
+            # The proxy files are a Pulumi secret: shown redacted, held exactly.
+            assert set(got["stringData"]) == set(want["stringData"])
+            (secret,) = [r for r in proxied.by_type("kubernetes:core/v1:Secret") if "node-egress" in r.name]
+            assert is_secret(secret.inputs["stringData"])
+            assert secret.plain_inputs["stringData"] == want["stringData"]
+            continue
+        assert got == want, got["kind"]
+        kubernetes_validate.validate(got, DEFAULT_KUBERNETES_VERSION, strict=True)
+    daemon_set = registered["DaemonSet"]
+    pod = daemon_set["spec"]["template"]["spec"]
+    assert {c["image"] for c in pod["initContainers"] + pod["containers"]} == {NODE_IMAGE}
+    # What the restricted profile refuses is exactly the privileges the configurator lists, and nothing else.
+    refused = {violation.split(":")[0] for violation in restricted_violations(pod)}
+    host_paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
+    assert refused == {"pod", "initContainers/configure", *(f"volume {name}" for name in host_paths)}
+    assert all(any(path in line for line in NODE_PRIVILEGES) for path in host_paths.values())
+    assert pod["hostPID"] is True
+    assert "hostNetwork" not in pod
+
+
+def test_the_node_lock_is_created_by_pulumi_and_then_left_to_the_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, list[str]] = {}
+    register = OfflineMonitor.RegisterResource
+
+    def recording(self: OfflineMonitor, request: Any) -> Any:
+        seen[request.name] = list(request.ignoreChanges)
+        return register(self, request)
+
+    monkeypatch.setattr(OfflineMonitor, "RegisterResource", recording)
+    run = run_cluster(behind())
+    (lease,) = run.by_type("kubernetes:coordination.k8s.io/v1:Lease")
+    assert seen[lease.name] == ["spec"]
+    assert {name: ignored for name, ignored in seen.items() if ignored} == {lease.name: ["spec"]}
+
+
+def test_every_release_waits_for_every_node_to_be_configured(proxied: StackRun) -> None:
+    (daemon_set,) = proxied.by_type("kubernetes:apps/v1:DaemonSet")
+    found = releases(proxied)
+    assert set(found) == {"nginx-ingress", "cert-manager", "kured", "fluent-bit", "fluent-bit-events"}
+    for name, release in found.items():
+        assert daemon_set.urn in release.dependencies, name
+    # The DaemonSet waits for everything it mounts and the lock it takes.
+    node_objects = {r.urn for r in proxied.resources if r.name.startswith("hub-seattle-node-egress-")}
+    assert node_objects - {daemon_set.urn} <= set(daemon_set.dependencies)
+
+
+def test_the_containers_that_call_out_carry_the_proxy_and_the_ca_and_no_other_does(proxied: StackRun) -> None:
+    digest = openssl_subject_hash(CA)
+    ca_mount = {"name": CA_CONFIGMAP, "mountPath": f"/etc/ssl/certs/{digest}.0", "subPath": f"{digest}.0",
+                "readOnly": True}  # fmt: skip
+    found = {name: r.plain_inputs["values"] for name, r in releases(proxied).items()}
+    # cert-manager's controller: the chart's top-level proxy keys and volumes go to the controller alone.
+    manager = found["cert-manager"]
+    assert (manager["http_proxy"], manager["https_proxy"], manager["no_proxy"]) == (PROXY, PROXY, ",".join(NO_PROXY))
+    assert manager["volumeMounts"] == [ca_mount]
+    assert values_errors("cert-manager", manager) == []
+    for component in ("webhook", "cainjector", "startupapicheck"):
+        assert "proxy" not in json.dumps(manager[component]).lower(), component
+        assert CA_CONFIGMAP not in json.dumps(manager[component]), component
+    # Fluent Bit, both releases: HTTP_PROXY is the HTTPS proxy (it has no HTTPS_PROXY), and the CA.
+    for release in ("fluent-bit", "fluent-bit-events"):
+        values = found[release]
+        assert egress_env(values["env"]) == {"HTTP_PROXY": PROXY, "http_proxy": PROXY, "NO_PROXY": ",".join(NO_PROXY),
+                                             "no_proxy": ",".join(NO_PROXY)}  # fmt: skip
+        assert values["extraVolumeMounts"] == [ca_mount]
+        assert [v["name"] for v in values["extraVolumes"]] == [CA_CONFIGMAP]
+    # The ingress controller and kured stay inside the cluster.
+    for release in ("nginx-ingress", "kured"):
+        shown = json.dumps(found[release]).lower()
+        assert "proxy" not in shown, release
+        assert CA_CONFIGMAP not in shown, release
+    assert values_errors("nginx-ingress", found["nginx-ingress"]) == []
+    # The CA is published where it is mounted, and nowhere else.
+    maps = {
+        (o["metadata"]["namespace"], o["metadata"]["name"])
+        for o in rendered_objects(proxied)
+        if o["kind"] == "ConfigMap"
+    }
+    assert {m for m in maps if m[1] == CA_CONFIGMAP} == {("cert-manager", CA_CONFIGMAP), ("logging", CA_CONFIGMAP)}
+
+
+def test_without_acme_cert_manager_stays_inside_and_gets_nothing() -> None:
+    run = run_cluster(behind(acme=False, log_shipping=False))
+    values = releases(run)["cert-manager"].plain_inputs["values"]
+    assert values == cert_manager_values(namespace="cert-manager")
+    assert [o["metadata"]["name"] for o in rendered_objects(run) if o["kind"] == "NetworkPolicy"
+            and o["metadata"]["namespace"] != "ratingsapp"] == [NODE_APP]  # fmt: skip
+    assert not [o for o in rendered_objects(run) if o["metadata"].get("name") == CA_CONFIGMAP]
+    assert run.by_type("kubernetes:apps/v1:DaemonSet")
+
+
+CONTROLLER = Pod("cm-controller", "cert-manager", CERT_MANAGER_CONTROLLER_LABELS)
+WEBHOOK = Pod("cm-webhook", "cert-manager", {"app.kubernetes.io/name": "webhook"}, {"https": (10250, "TCP")})
+INGRESS = Pod("nginx", "ingress-nginx", INGRESS_CONTROLLER_POD_LABELS, {"http": (80, "TCP"), "https": (443, "TCP")})
+COREDNS = Pod("coredns", "kube-system", {"k8s-app": "kube-dns"}, {"dns": (53, "UDP"), "dns-tcp": (53, "TCP")})
+API = Pod("ratings-api", "ratingsapp", {"app.kubernetes.io/name": "ratings-api"}, {"http": (3000, "TCP")})
+LOGS = Pod("fluent-bit", "logging", {"app.kubernetes.io/name": "fluent-bit", "app.kubernetes.io/instance": "logs"},
+           {"http": (2020, "TCP")})  # fmt: skip
+EVENTS = Pod("fluent-bit-events", "logging", {"app.kubernetes.io/name": "fluent-bit",
+             "app.kubernetes.io/instance": "fluent-bit-events"}, {"http": (2020, "TCP")})  # fmt: skip
+
+
+def test_callers_may_reach_dns_the_api_server_the_proxy_and_for_http01_the_ingress_only(proxied: StackRun) -> None:
+    policies = {o["metadata"]["name"]: o for o in rendered_objects(proxied) if o["kind"] == "NetworkPolicy"}
+    for name, namespace in (("cert-manager-egress", "cert-manager"), ("fluent-bit-egress", "logging")):
+        policy = policies[name]
+        kubernetes_validate.validate(policy, DEFAULT_KUBERNETES_VERSION, strict=True)
+        assert policy["metadata"]["namespace"] == namespace
+        assert policy["spec"]["policyTypes"] == ["Egress"]
+        outside = [(peer["ipBlock"]["cidr"], [p["port"] for p in rule["ports"]])
+                   for rule in policy["spec"]["egress"] for peer in rule["to"] if "ipBlock" in peer]  # fmt: skip
+        assert outside == [(MASTERS, [443]), ("10.250.0.10/32", [3128])], name
+    node_rules = policies[NODE_APP]["spec"]["egress"]
+    assert node_rules == [{"to": [{"ipBlock": {"cidr": MASTERS}}], "ports": [{"protocol": "TCP", "port": 443}]}]
+    # Among pods: the controller reaches DNS and the ingress pods on 80, Fluent Bit DNS alone; others are not held.
+    pods = [CONTROLLER, WEBHOOK, INGRESS, COREDNS, API, LOGS, EVENTS]
+    paths = allowed_paths(list(policies.values()), pods, {})
+    dns = {(COREDNS.name, 53, "UDP"), (COREDNS.name, 53, "TCP")}
+    from_pod = {pod.name: {(p.destination, p.port, p.protocol) for p in paths if p.source == pod.name} for pod in pods}
+    assert from_pod[CONTROLLER.name] == dns | {(INGRESS.name, 80, "TCP")}
+    assert from_pod[LOGS.name] == dns
+    assert from_pod[EVENTS.name] == dns
+    # The webhook calls nothing outside the cluster and is held by no egress policy.
+    assert {(INGRESS.name, 443, "TCP"), (LOGS.name, 2020, "TCP")} <= from_pod[WEBHOOK.name]
+
+
+def test_a_proxy_with_credentials_makes_what_holds_it_secret_and_nothing_else(
+    proxied: StackRun, credentialed: StackRun
+) -> None:
+    holding = {"cert-manager", "fluent-bit", "fluent-bit-events"}
+    for name, release in releases(credentialed).items():
+        assert is_secret(release.inputs["values"]) == (name in holding), name
+    for name, release in releases(proxied).items():
+        assert not is_secret(release.inputs["values"]), name
+    assert releases(credentialed)["cert-manager"].plain_inputs["values"]["https_proxy"] == CREDENTIALED
+    # Nowhere in what a preview shows, nor in any input that is not a secret.
+    assert "S3cr3t" not in as_json(credentialed) + as_tree(credentialed)
+    for obj in rendered_objects(credentialed):
+        assert "S3cr3t" not in json.dumps(obj), obj["metadata"]["name"]
+
+
+def test_without_egress_the_shipped_hubs_register_exactly_what_they_did(seattle: StackRun) -> None:
+    denver = run_stack("hub-denver", stack_outputs={"shared": shared_outputs()})
+    expected = {
+        "hub-seattle": {
+            ("Namespace", "ingress-ns"), ("Namespace", "cert-manager-ns"), ("Namespace", "kured-ns"),
+            ("Namespace", "logging-ns"), ("StorageClass", "database-storage"), ("Secret", "azuredns-credentials"),
+            ("Secret", "logs-credentials"), ("Release", "cert-manager"), ("Release", "kured"), ("Release", "ingress"),
+            ("Release", "fluent-bit"), ("Release", "fluent-bit-events"),
+            ("ClusterIssuer", "letsencrypt-production"), ("ClusterIssuer", "letsencrypt-staging"),
+            ("ClusterIssuer", "selfsigned-issuer"), ("Certificate", "private-ca-certificate"),
+            ("ClusterIssuer", "private-ca-issuer"),
+        },
+        "hub-denver": {
+            ("Namespace", "ingress-ns"), ("Namespace", "cert-manager-ns"), ("Namespace", "kured-ns"),
+            ("StorageClass", "database-storage"), ("Release", "ingress"), ("Release", "cert-manager"),
+            ("Release", "kured"), ("ClusterIssuer", "selfsigned-issuer"), ("Certificate", "private-ca-certificate"),
+            ("ClusterIssuer", "private-ca-issuer"),
+        },
+    }  # fmt: skip
+    for run in (seattle, denver):
+        (component,) = run.by_type("stackhub-ha:index:ClusterPlatform")
+        children = [r for r in run.resources if r.parent == component.urn]
+        hub = run.stack
+        assert {(r.type.rsplit(":", 1)[1], r.name.removeprefix(f"{hub}-")) for r in children} == expected[hub]
+        # No proxy anywhere, and the releases wait for nothing of it.
+        assert "proxy" not in json.dumps([r.plain_inputs for r in children]).lower()
+        mirror = {"hub-seattle": None, "hub-denver": "registry.denver.hub.contoso.local"}[hub]
+        assert releases(run)["cert-manager"].plain_inputs["values"] == cert_manager_values(
+            namespace="cert-manager", image_registry=mirror
+        )
+        child_urns = {r.urn for r in children}
+        for release in releases(run).values():
+            assert set(release.dependencies) & child_urns <= {
+                r.urn for r in children if r.type in ("kubernetes:core/v1:Namespace", "kubernetes:core/v1:Secret")
+            }
+
+
+def _args(**changes: Any) -> ClusterPlatformArgs:
+    base = ClusterPlatformArgs(
+        provider=cast(Any, None), hub_name="hub-seattle", ingress_address=IngressAddress(INGRESS_IP, "rg"),
+        worker_count=3, egress=behind().egress, no_proxy=NO_PROXY, egress_node_image=NODE_IMAGE, masters_cidr=MASTERS,
+    )  # fmt: skip
+    return dataclasses.replace(base, **changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"no_proxy": ()}, "ClusterPlatformArgs.no_proxy must be set with egress"),
+        ({"masters_cidr": None, "egress_node_image": None}, "masters_cidr, egress_node_image must be set"),
+        ({"egress_node_image": "python:3.12.8-slim"}, "is pulled from docker.io, which the no-proxy list does not"),
+        ({"egress_node_image": "registry.elsewhere.example/python:3.12.8-slim"}, "registry.elsewhere.example"),
+        ({"egress_node_image": f"{MIRROR}/library/python"}, "must be pinned to a tag or digest"),
+    ],
+    ids=["no-list", "no-masters-no-image", "docker-hub", "other-registry", "unpinned"],
+)
+def test_egress_without_what_it_needs_is_refused_naming_the_argument(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        _args(**changes)
+    # Without egress the same arguments are not looked at.
+    assert _args(egress=None, **changes).egress is None

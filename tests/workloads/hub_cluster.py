@@ -2,7 +2,8 @@
 
 The hub stack wires the same components from its stack files (tests/stacks/test_hub_app.py checks that); this
 program lets the component tests vary what the stack files fix (worker count and size, ACME, log shipping, chart
-sources) under the same offline engine. Secret inputs carry sentinel values so that tests can prove none leaks.
+sources, an egress proxy) under the same offline engine. Secret inputs carry sentinel values so that tests can
+prove none leaks.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from components.cluster_platform import (
     LogShipping,
 )
 from components.ratings_app import AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
+from planning.egress import EgressProxy
 from preview.engine import StackRun, run_stack
 from workloads.charts import PlatformCharts
 from workloads.issuers import AzureDnsZone
@@ -74,6 +76,10 @@ class Cluster:
     charts: PlatformCharts = field(default_factory=PlatformCharts)
     image_registry: str | None = None
     images: AppImages = field(default_factory=AppImages)
+    egress: EgressProxy | None = None
+    no_proxy: tuple[str, ...] = ()
+    egress_node_image: str | None = None
+    masters_cidr: str | None = None
 
 
 def program(cluster: Cluster) -> Callable[[], None]:
@@ -113,6 +119,10 @@ def program(cluster: Cluster) -> Callable[[], None]:
                 image_registry=cluster.image_registry,
                 acme=acme,
                 log_shipping=shipping,
+                egress=cluster.egress,
+                no_proxy=cluster.no_proxy,
+                egress_node_image=cluster.egress_node_image,
+                masters_cidr=cluster.masters_cidr,
             ),
         )
         app = RatingsApp(

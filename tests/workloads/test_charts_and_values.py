@@ -16,10 +16,12 @@ from workloads.platform_values import (
     RebootWindow,
     cert_manager_values,
     duration_seconds,
+    image_registry_host,
     ingress_replicas,
     kured_values,
     load_balancer_services,
     nginx_ingress_values,
+    node_image_problem,
     spread_over_nodes,
     storage_class_parameters,
 )
@@ -304,3 +306,32 @@ def test_inlining_the_remote_document_makes_the_nginx_schema_self_contained(
     assert list(validator.iter_errors(effective_values("nginx-ingress", nginx()))) == []
     # Offline, the same typo passes: the remote definition is treated as open.
     assert values_errors("nginx-ingress", {"controller": {"service": {"type": "Loadbalancer"}}}) == []
+
+
+# --- the node configurator's image behind a proxy -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("image", "host"),
+    [
+        ("python:3.12.8-slim", "docker.io"),
+        ("library/python:3.12.8-slim", "docker.io"),
+        ("registry.denver.hub.contoso.local/python:3.12.8-slim", "registry.denver.hub.contoso.local"),
+        ("Registry.Contoso.com:5000/base/python@sha256:" + "ab" * 32, "registry.contoso.com"),
+        ("mirror:5000/python:3.12.8-slim", "mirror"),
+        ("localhost/python:3.12.8-slim", "localhost"),
+    ],
+)
+def test_the_registry_of_an_image_is_found_as_containerd_finds_it(image: str, host: str) -> None:
+    assert image_registry_host(image) == host
+
+
+def test_the_node_configurator_must_come_from_a_registry_reached_without_the_proxy() -> None:
+    listed = ("localhost", "10.0.0.0/16", ".denver.hub.contoso.local", "mirror.contoso.com")
+    assert node_image_problem("registry.denver.hub.contoso.local/python:3.12.8-slim", listed) is None
+    assert node_image_problem("mirror.contoso.com:5000/python:3.12.8-slim", listed) is None
+    problem = node_image_problem("python:3.12.8-slim", listed)
+    assert problem is not None
+    assert problem.startswith("is pulled from docker.io, which the no-proxy list does not reach directly")
+    assert "egressProxy.noProxy" in problem
+    assert node_image_problem("other.contoso.com/python:3.12.8-slim", listed) is not None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from planning.egress import EgressProxy
+from workloads.egress import NodeProxySettings, node_manifests
 from workloads.mongo import (
     connection_uri,
     majority,
@@ -25,12 +29,14 @@ from workloads.ratings import (
     mongodb_pod_requests,
 )
 from workloads.sizing import (
+    NODE_EGRESS_REQUESTS,
     VM_SIZES,
     Autoscaled,
     FixedPods,
     InsufficientCapacityError,
     Resources,
     autoscaled_maxima,
+    daemonset_overhead,
     node_allocatable,
     parse_cpu,
     parse_memory,
@@ -166,3 +172,39 @@ def test_mongod_runs_the_replica_set_with_the_keyfile_and_a_bounded_cache() -> N
     assert args[args.index("--keyFile") + 1] == "/keys/keyfile"
     assert args[args.index("--wiredTigerCacheSizeGB") + 1] == "0.25"
     assert "--bind_ip_all" in args
+
+
+# --- the egress proxy's node configurator --------------------------------------------------------------------
+
+
+def _requests(container: dict[str, Any]) -> Resources:
+    wanted = container["resources"]["requests"]
+    return Resources.parse(wanted["cpu"], wanted["memory"])
+
+
+def test_the_node_configurator_is_counted_as_the_scheduler_counts_its_pod() -> None:
+    settings = NodeProxySettings(EgressProxy("http://10.250.0.10:3128"), ("localhost",), "10.10.3.224/28")
+    (daemon_set,) = [o for o in node_manifests(settings) if o["kind"] == "DaemonSet"]
+    pod = daemon_set["spec"]["template"]["spec"]
+    # A pod's requests: per resource, the larger of its biggest init container and the sum of its containers.
+    init = [_requests(c) for c in pod["initContainers"]]
+    running = [_requests(c) for c in pod["containers"]]
+    summed = Resources(sum(r.cpu_millicores for r in running), sum(r.memory_mib for r in running))
+    effective = Resources(
+        max([summed.cpu_millicores, *(r.cpu_millicores for r in init)]),
+        max([summed.memory_mib, *(r.memory_mib for r in init)]),
+    )
+    assert NODE_EGRESS_REQUESTS == effective == Resources(10, 32)
+    assert daemonset_overhead(egress_proxy=True) - daemonset_overhead() == NODE_EGRESS_REQUESTS
+
+
+def test_behind_a_proxy_each_worker_holds_the_configurator_too() -> None:
+    size = vm_size("Standard_DS2_v2")
+    free = schedulable_per_worker(size)
+    assert free - schedulable_per_worker(size, egress_proxy=True) == NODE_EGRESS_REQUESTS
+    # Pods that take exactly what is left on two workers fit without the configurator, and not with it.
+    filling = [FixedPods("filling", free, 2, one_per_node=True)]
+    assert pods_fit(size, 2, filling)
+    assert not pods_fit(size, 2, filling, egress_proxy=True)
+    pod = Resources(free.cpu_millicores // 4, 64)
+    assert autoscaled_maxima(size, 2, [], [Autoscaled("app", pod, 1, 100)], egress_proxy=True) == {"app": 6}
