@@ -169,6 +169,18 @@ def _type_problem(value: object, expected: object) -> str | None:
     raise TypeError(f"settings_from_dict does not know how to check {expected!r}")
 
 
+class _Rules:
+    """Collects the rules a group breaks, in the order the group checks them."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def check(self, ok: bool, field: str, value: object, allowed: str) -> None:
+        """Record `field` as broken unless `ok`."""
+        if not ok:
+            self.problems.append(Problem(field, value, allowed))
+
+
 def validate(
     settings: ClusterSettings,
     other_nodes_in_subscription: int = 0,
@@ -181,108 +193,140 @@ def validate(
     `current_version` is the version a deployed cluster runs: it stays acceptable even when the pinned
     release would not create a new cluster with it.
     """
-    s = settings
-    problems: list[Problem] = []
+    return [
+        *_hub_problems(settings),
+        *_shape_problems(settings),
+        *_software_problems(settings, current_version),
+        *_admin_problems(settings),
+        *_quota_problems(settings, other_nodes_in_subscription),
+        *_placement_problems(settings),
+        *_address_problems(settings),
+    ]
 
-    def check(ok: bool, field: str, value: object, allowed: str) -> None:
-        if not ok:
-            problems.append(Problem(field, value, allowed))
 
-    check(
+def _hub_problems(s: ClusterSettings) -> list[Problem]:
+    """Which hub the cluster goes to and who it acts as there: region, portal, identity system, ids."""
+    rules = _Rules()
+    rules.check(
         bool(_LOCATION.match(s.location)),
         "location",
         s.location,
         "the hub's region name in lowercase letters and digits (e.g. `local`)",
     )
-    check(
+    rules.check(
         hub_domain(s) != "",
         "portal_url",
         s.portal_url,
         f"must start with `https://portal.{s.location}.` followed by the hub's domain: AKS Engine derives "
         "the hub's endpoints from it and rejects any other form",
     )
-    check(
+    rules.check(
         s.identity_system in ("azure_ad", "adfs"),
         "identity_system",
         s.identity_system,
         "`azure_ad` or `adfs`",
     )
-    check(bool(_UUID.match(s.subscription_id)), "subscription_id", s.subscription_id, "a UUID")
-    check(
+    rules.check(bool(_UUID.match(s.subscription_id)), "subscription_id", s.subscription_id, "a UUID")
+    rules.check(
         bool(_UUID.match(s.client_id)),
         "client_id",
         s.client_id,
         "the service principal's application id, a UUID (AKS Engine parses `--client-id` as one)",
     )
-    check(
+    return rules.problems
+
+
+def _shape_problems(s: ClusterSettings) -> list[Problem]:
+    """The cluster's names, node counts and VM sizes: what AKS Engine turns into VMs."""
+    rules = _Rules()
+    rules.check(
         bool(_DNS_PREFIX.match(s.dns_prefix)),
         "dns_prefix",
         s.dns_prefix,
         "3 to 45 letters, digits and hyphens, starting with a letter and ending with a letter or digit",
     )
-    check(
+    rules.check(
         bool(_POOL_NAME.match(s.agent_pool_name)),
         "agent_pool_name",
         s.agent_pool_name,
         "a lowercase letter, then at most 11 lowercase letters or digits (it becomes part of VM names)",
     )
-    check(
+    rules.check(
         s.master_count in (3, 5),
         "master_count",
         s.master_count,
         "3 or 5: AKS Engine allows 1, 3 or 5 control-plane VMs and a highly available cluster needs 3 or more",
     )
-    check(
+    rules.check(
         s.agent_count >= MIN_WORKERS,
         "agent_count",
         s.agent_count,
         f"at least {MIN_WORKERS} worker nodes, so workloads survive the loss or upgrade of one node",
     )
     for field, size in (("master_vm_size", s.master_vm_size), ("agent_vm_size", s.agent_vm_size)):
-        check(bool(_VM_SIZE.match(size)), field, size, "an Azure VM size name such as `Standard_DS2_v2`")
+        rules.check(bool(_VM_SIZE.match(size)), field, size, "an Azure VM size name such as `Standard_DS2_v2`")
+    return rules.problems
+
+
+def _software_problems(s: ClusterSettings, current_version: str | None) -> list[Problem]:
+    """What runs on the nodes: Kubernetes version, network plugin, node image, pods per node."""
+    rules = _Rules()
+    # A deployed cluster keeps its version even when the pinned release would not create a new cluster with it.
     if current_version is None or s.kubernetes_version != current_version:
-        check(
+        rules.check(
             s.kubernetes_version in NEW_CLUSTER_KUBERNETES_VERSIONS,
             "kubernetes_version",
             s.kubernetes_version,
             f"one of {', '.join(NEW_CLUSTER_KUBERNETES_VERSIONS)} (what AKS Engine {AKS_ENGINE_VERSION} "
             "installs on Azure Stack Hub)",
         )
-    check(
+    rules.check(
         s.network_plugin in _NETWORK_PLUGINS,
         "network_plugin",
         s.network_plugin,
         "`azure` only: with `kubenet` AKS Engine creates a route table that the cluster subnet must be "
         "attached to after deploy, which would give the subnet (owned by the network component) a second owner",
     )
-    check(
+    rules.check(
         s.distro in _DISTROS,
         "distro",
         s.distro,
         f"one of {', '.join(_DISTROS)} (older AKS Ubuntu images are no longer supported on Azure Stack Hub)",
     )
     low, high = _MAX_PODS_RANGE
-    check(low <= s.max_pods <= high, "max_pods", s.max_pods, f"between {low} and {high} with Azure CNI")
-    check(
+    rules.check(low <= s.max_pods <= high, "max_pods", s.max_pods, f"between {low} and {high} with Azure CNI")
+    return rules.problems
+
+
+def _admin_problems(s: ClusterSettings) -> list[Problem]:
+    """The admin account Azure creates on every node, and its SSH key."""
+    rules = _Rules()
+    rules.check(
         bool(_ADMIN_USERNAME.match(s.admin_username)) and s.admin_username not in _RESERVED_ADMIN_NAMES,
         "admin_username",
         s.admin_username,
         "a Linux user name (lowercase, at most 32 characters) that Azure allows (not admin, root, ...)",
     )
-    check(
+    rules.check(
         s.ssh_public_key.startswith("ssh-rsa ") and len(s.ssh_public_key.split()) >= 2,
         "ssh_public_key",
         _shorten(s.ssh_public_key),
         "an OpenSSH RSA public key (`ssh-rsa AAAA...`): Azure Stack Hub VMs accept RSA keys only",
     )
-    check(
+    return rules.problems
+
+
+def _quota_problems(s: ClusterSettings, other_nodes_in_subscription: int) -> list[Problem]:
+    """The subscription's node budget, which every cluster in it shares, at the peak of an upgrade."""
+    rules = _Rules()
+    rules.check(
         other_nodes_in_subscription >= 0,
         "other_nodes_in_subscription",
         other_nodes_in_subscription,
         "a count, 0 or more",
     )
     peak = s.master_count + s.agent_count + UPGRADE_SURGE_VMS + max(other_nodes_in_subscription, 0)
-    check(
+    rules.check(
         peak <= NODES_PER_SUBSCRIPTION,
         "agent_count",
         s.agent_count,
@@ -290,14 +334,7 @@ def validate(
         f"subscription ({peak}) must stay within Azure Stack Hub's {NODES_PER_SUBSCRIPTION} nodes per "
         "subscription",
     )
-    check(
-        bool(_RESOURCE_GROUP.match(s.resource_group)),
-        "resource_group",
-        s.resource_group,
-        "1 to 90 letters, digits, `-_.()`, not ending with a period",
-    )
-    problems.extend(_network_problems(s))
-    return problems
+    return rules.problems
 
 
 def _shorten(text: str) -> str:
@@ -314,8 +351,13 @@ def hub_domain(settings: ClusterSettings) -> str:
     return rest if re.fullmatch(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*", rest) else ""
 
 
-def _network_problems(s: ClusterSettings) -> list[Problem]:
+def _placement_problems(s: ClusterSettings) -> list[Problem]:
+    """Where the cluster sits: its own resource group, and a subnet in its subscription but another group."""
     problems: list[Problem] = []
+    if not _RESOURCE_GROUP.match(s.resource_group):
+        problems.append(
+            Problem("resource_group", s.resource_group, "1 to 90 letters, digits, `-_.()`, not ending with a period")
+        )
     match = _SUBNET_ID.match(s.subnet_id)
     if match is None:
         problems.append(
@@ -326,24 +368,30 @@ def _network_problems(s: ClusterSettings) -> list[Problem]:
                 "/subnets/<subnet>`",
             )
         )
-    else:
-        if match["subscription"].lower() != s.subscription_id.lower():
-            problems.append(
-                Problem(
-                    "subnet_id",
-                    s.subnet_id,
-                    f"a subnet in subscription {s.subscription_id}: the cloud provider's azure.json names one "
-                    "subscription for the cluster and its VNet",
-                )
+        return problems
+    if match["subscription"].lower() != s.subscription_id.lower():
+        problems.append(
+            Problem(
+                "subnet_id",
+                s.subnet_id,
+                f"a subnet in subscription {s.subscription_id}: the cloud provider's azure.json names one "
+                "subscription for the cluster and its VNet",
             )
-        if match["resource_group"].lower() == s.resource_group.lower():
-            problems.append(
-                Problem(
-                    "resource_group",
-                    s.resource_group,
-                    "a resource group other than the VNet's: deleting the cluster deletes its resource group",
-                )
+        )
+    if match["resource_group"].lower() == s.resource_group.lower():
+        problems.append(
+            Problem(
+                "resource_group",
+                s.resource_group,
+                "a resource group other than the VNet's: deleting the cluster deletes its resource group",
             )
+        )
+    return problems
+
+
+def _address_problems(s: ClusterSettings) -> list[Problem]:
+    """The subnet's addresses: inside the VNet, room for the masters' static block and for every node's pods."""
+    problems: list[Problem] = []
     vnet = _network(s.vnet_cidr)
     subnet = _network(s.subnet_cidr)
     if vnet is None:
@@ -482,103 +530,128 @@ def validate_apimodel(apimodel: dict[str, Any]) -> list[Problem]:
     `ValidateOrchestratorProfile`, `validateAgentPoolProfiles`, `validateVNET`); the lifecycle checks the
     model before handing it to AKS Engine so that no edit of the builder can slip past them.
     """
-    problems: list[Problem] = []
     props = apimodel.get("properties", {})
-    location = apimodel.get("location", "")
-    k8s = props.get("orchestratorProfile", {}).get("kubernetesConfig", {})
     master = props.get("masterProfile", {})
-    pools = props.get("agentPoolProfiles", [])
-    cloud = props.get("customCloudProfile", {})
+    vnet_of_master = _vnet_of(master.get("vnetSubnetID", ""))
+    return [
+        *_cloud_profile_problems(props.get("customCloudProfile", {}), apimodel.get("location", "")),
+        *_kubernetes_config_problems(props.get("orchestratorProfile", {}).get("kubernetesConfig", {})),
+        *_master_profile_problems(master),
+        *(
+            problem
+            for index, pool in enumerate(props.get("agentPoolProfiles", []))
+            for problem in _agent_pool_problems(index, pool, vnet_of_master)
+        ),
+    ]
 
-    def check(ok: bool, path: str, value: object, allowed: str) -> None:
-        if not ok:
-            problems.append(Problem(path, value, allowed))
 
-    base = "properties."
+_PROPERTIES = "properties."
+"""Where every field `validate_apimodel` names lives in the model."""
+
+
+def _cloud_profile_problems(cloud: dict[str, Any], location: str) -> list[Problem]:
+    """`customCloudProfile`: the portal of the hub in `location`, and its identity system."""
+    rules = _Rules()
     portal = cloud.get("portalURL", "")
-    check(
+    rules.check(
         isinstance(portal, str) and portal.startswith(f"https://portal.{location}."),
-        base + "customCloudProfile.portalURL",
+        _PROPERTIES + "customCloudProfile.portalURL",
         portal,
         f"must start with https://portal.{location}.",
     )
-    check(
+    rules.check(
         cloud.get("identitySystem") in ("azure_ad", "adfs"),
-        base + "customCloudProfile.identitySystem",
+        _PROPERTIES + "customCloudProfile.identitySystem",
         cloud.get("identitySystem"),
         "`azure_ad` or `adfs`",
     )
-    kc = base + "orchestratorProfile.kubernetesConfig."
-    check(
+    return rules.problems
+
+
+def _kubernetes_config_problems(k8s: dict[str, Any]) -> list[Problem]:
+    """`orchestratorProfile.kubernetesConfig`: the network, cloud provider, runtime and load balancer a hub allows."""
+    rules = _Rules()
+    kc = _PROPERTIES + "orchestratorProfile.kubernetesConfig."
+    rules.check(
         k8s.get("networkPlugin") in ("azure", "kubenet"),
         kc + "networkPlugin",
         k8s.get("networkPlugin"),
         "`azure` or `kubenet` on Azure Stack Hub",
     )
-    check(
+    rules.check(
         k8s.get("networkPolicy") is None or (k8s["networkPolicy"] == "azure" and k8s.get("networkPlugin") != "kubenet"),
         kc + "networkPolicy",
         k8s.get("networkPolicy"),
         "unset or `azure` (Azure NPM, which needs networkPlugin `azure`) on Azure Stack Hub",
     )
-    check(
+    rules.check(
         k8s.get("useCloudControllerManager") is True,
         kc + "useCloudControllerManager",
         k8s.get("useCloudControllerManager"),
         "true: the in-tree cloud provider is gone from Kubernetes 1.21 on Azure Stack Hub",
     )
-    check(
+    rules.check(
         k8s.get("useInstanceMetadata") is not True,
         kc + "useInstanceMetadata",
         k8s.get("useInstanceMetadata"),
         "false or absent: Azure Stack Hub has no instance metadata service for it",
     )
-    check(
+    rules.check(
         k8s.get("containerRuntime") == "containerd",
         kc + "containerRuntime",
         k8s.get("containerRuntime"),
         "`containerd`: Docker is not supported from Kubernetes 1.24",
     )
-    check(
+    rules.check(
         k8s.get("loadBalancerSku", "Basic") == "Basic",
         kc + "loadBalancerSku",
         k8s.get("loadBalancerSku"),
         "`Basic`: Azure Stack Hub has no Standard load balancer",
     )
-    check(
+    return rules.problems
+
+
+def _master_profile_problems(master: dict[str, Any]) -> list[Problem]:
+    """`masterProfile`: control-plane VMs in an availability set, 1, 3 or 5 of them."""
+    rules = _Rules()
+    rules.check(
         master.get("availabilityProfile") == "AvailabilitySet",
-        base + "masterProfile.availabilityProfile",
+        _PROPERTIES + "masterProfile.availabilityProfile",
         master.get("availabilityProfile"),
         "`AvailabilitySet` on Azure Stack Hub",
     )
-    check(
+    rules.check(
         master.get("count") in (1, 3, 5),
-        base + "masterProfile.count",
+        _PROPERTIES + "masterProfile.count",
         master.get("count"),
         "1, 3 or 5",
     )
-    vnet_of_master = _vnet_of(master.get("vnetSubnetID", ""))
-    for index, pool in enumerate(pools):
-        path = f"{base}agentPoolProfiles[{index}]."
-        check(
-            pool.get("availabilityProfile") == "AvailabilitySet",
-            path + "availabilityProfile",
-            pool.get("availabilityProfile"),
-            "`AvailabilitySet`, set explicitly: the default (scale sets) does not exist on Azure Stack Hub",
-        )
-        check(
-            pool.get("acceleratedNetworkingEnabled") is not True,
-            path + "acceleratedNetworkingEnabled",
-            pool.get("acceleratedNetworkingEnabled"),
-            "false: Azure Stack Hub has no accelerated networking",
-        )
-        check(
-            _vnet_of(pool.get("vnetSubnetID", "")) == vnet_of_master,
-            path + "vnetSubnetID",
-            pool.get("vnetSubnetID"),
-            "a subnet of the control plane's VNet: AKS Engine needs all pools in one VNet, or none custom",
-        )
-    return problems
+    return rules.problems
+
+
+def _agent_pool_problems(index: int, pool: dict[str, Any], vnet_of_master: str | None) -> list[Problem]:
+    """`agentPoolProfiles[index]`: availability sets, no accelerated networking, the control plane's VNet."""
+    rules = _Rules()
+    path = f"{_PROPERTIES}agentPoolProfiles[{index}]."
+    rules.check(
+        pool.get("availabilityProfile") == "AvailabilitySet",
+        path + "availabilityProfile",
+        pool.get("availabilityProfile"),
+        "`AvailabilitySet`, set explicitly: the default (scale sets) does not exist on Azure Stack Hub",
+    )
+    rules.check(
+        pool.get("acceleratedNetworkingEnabled") is not True,
+        path + "acceleratedNetworkingEnabled",
+        pool.get("acceleratedNetworkingEnabled"),
+        "false: Azure Stack Hub has no accelerated networking",
+    )
+    rules.check(
+        _vnet_of(pool.get("vnetSubnetID", "")) == vnet_of_master,
+        path + "vnetSubnetID",
+        pool.get("vnetSubnetID"),
+        "a subnet of the control plane's VNet: AKS Engine needs all pools in one VNet, or none custom",
+    )
+    return rules.problems
 
 
 def _vnet_of(subnet_id: object) -> str | None:

@@ -90,8 +90,43 @@ class BackupStorage(pulumi.ComponentResource):
                 f"immutability of {immutability_days} days is shorter than the retention of {args.retention_days}"
             )
         super().__init__("stackhub-ha:index:BackupStorage", name, None, opts)
-        account = storage.StorageAccount(
-            f"{name}-account",
+        self._name = name
+        self._args = args
+        account = self._create_account()
+        self._create_soft_delete(account)
+        self._create_lifecycle_rule(account)
+        container = storage.BlobContainer(
+            f"{name}-container",
+            storage.BlobContainerArgs(
+                resource_group_name=args.resource_group_name,
+                account_name=account.name,
+                container_name=args.container_name,
+                public_access=storage.PublicAccess.NONE,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self._create_immutability(account, container, immutability_days)
+        stored_policy = self._create_stored_policy(account, container)
+        expiry = f"{args.sas_expiry}T00:00:00Z"
+
+        self.account_id = account.id
+        self.container_url = pulumi.Output.concat(
+            account.primary_endpoints.apply(lambda endpoints: endpoints.blob.rstrip("/")), "/", container.name
+        )
+        self.sas_token = self._issue_sas(account, container, stored_policy, expiry)
+        self.sas_expiry = pulumi.Output.from_input(expiry)
+        self.register_outputs({
+            "account_id": self.account_id,
+            "container_url": self.container_url,
+            "sas_token": self.sas_token,
+            "sas_expiry": self.sas_expiry,
+        })  # fmt: skip
+
+    def _create_account(self) -> storage.StorageAccount:
+        """The storage account: private, HTTPS and TLS 1.2 only."""
+        args = self._args
+        return storage.StorageAccount(
+            f"{self._name}-account",
             storage.StorageAccountArgs(
                 resource_group_name=args.resource_group_name,
                 location=args.location,
@@ -109,8 +144,12 @@ class BackupStorage(pulumi.ComponentResource):
             # Holds every hub's backups.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
+
+    def _create_soft_delete(self, account: storage.StorageAccount) -> None:
+        """Deleted blobs and containers stay recoverable for `soft_delete_days`."""
+        args = self._args
         storage.BlobServiceProperties(
-            f"{name}-blob-service",
+            f"{self._name}-blob-service",
             storage.BlobServicePropertiesArgs(
                 resource_group_name=args.resource_group_name,
                 account_name=account.name,
@@ -122,8 +161,12 @@ class BackupStorage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _create_lifecycle_rule(self, account: storage.StorageAccount) -> None:
+        """Backups in the container are deleted `retention_days` after they were written."""
+        args = self._args
         storage.ManagementPolicy(
-            f"{name}-lifecycle",
+            f"{self._name}-lifecycle",
             storage.ManagementPolicyArgs(
                 resource_group_name=args.resource_group_name,
                 account_name=account.name,
@@ -152,62 +195,76 @@ class BackupStorage(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        container = storage.BlobContainer(
-            f"{name}-container",
-            storage.BlobContainerArgs(
-                resource_group_name=args.resource_group_name,
-                account_name=account.name,
-                container_name=args.container_name,
-                public_access=storage.PublicAccess.NONE,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        # Time-based retention: blobs can be created but neither overwritten nor deleted before they are this old.
+
+    def _create_immutability(
+        self, account: storage.StorageAccount, container: storage.BlobContainer, days: int
+    ) -> None:
+        """Time-based retention: blobs can be created but neither overwritten nor deleted before they are `days` old;
+        locked too when the args say so."""
+        args = self._args
         immutability = storage.BlobContainerImmutabilityPolicy(
-            f"{name}-immutability",
+            f"{self._name}-immutability",
             storage.BlobContainerImmutabilityPolicyArgs(
                 resource_group_name=args.resource_group_name,
                 account_name=account.name,
                 container_name=container.name,
                 immutability_policy_name="default",
-                immutability_period_since_creation_in_days=immutability_days,
+                immutability_period_since_creation_in_days=days,
                 allow_protected_append_writes=False,
             ),
             # Removing the policy would make every backup overwritable by the hubs' SAS.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
+        if not args.immutability_locked:
+            return
         target = pulumi.Output.all(args.resource_group_name, account.name, container.name).apply(
             lambda v: (
                 f"--resource-group {shlex.quote(v[0])} --account-name {shlex.quote(v[1])} "
                 f"--container-name {shlex.quote(v[2])}"
             )
         )
-        if args.immutability_locked:
-            # Irreversible: no delete command, and protected. Runs again only if the policy is replaced.
-            command.local.Command(
-                f"{name}-immutability-lock",
-                create=pulumi.Output.concat(
-                    "az storage container immutability-policy lock ", target, " --if-match ",
-                    "\"$(az storage container immutability-policy show ", target, " --query etag --output tsv)\"",
-                ),
-                triggers=[immutability.id],
-                opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[immutability]),
-            )  # fmt: skip
-        # The stored access policy holds nothing but its name: the SAS carries permissions and expiry (Azure refuses a
-        # field set in both), so the hubs can still check them; deleting the policy revokes the SAS.
+        # Irreversible: no delete command, and protected. Runs again only if the policy is replaced.
+        command.local.Command(
+            f"{self._name}-immutability-lock",
+            create=pulumi.Output.concat(
+                "az storage container immutability-policy lock ", target, " --if-match ",
+                "\"$(az storage container immutability-policy show ", target, " --query etag --output tsv)\"",
+            ),
+            triggers=[immutability.id],
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=[immutability]),
+        )  # fmt: skip
+
+    def _create_stored_policy(
+        self, account: storage.StorageAccount, container: storage.BlobContainer
+    ) -> command.local.Command:
+        """The container's stored access policy the SAS is issued under; deleting it revokes the SAS.
+
+        It holds nothing but its name: the SAS carries permissions and expiry (Azure refuses a field set in both), so
+        the hubs can still check them.
+        """
+        args = self._args
         data_plane = pulumi.Output.all(account.name, container.name).apply(
             lambda v: f"--account-name {shlex.quote(v[0])} --container-name {shlex.quote(v[1])} --auth-mode key"
         )
         policy_name = shlex.quote(args.sas_policy_name)
-        stored_policy = command.local.Command(
-            f"{name}-sas-policy",
+        return command.local.Command(
+            f"{self._name}-sas-policy",
             create=pulumi.Output.concat("az storage container policy create ", data_plane, " --name ", policy_name),
             delete=pulumi.Output.concat("az storage container policy delete ", data_plane, " --name ", policy_name),
             # A new name is a new policy (created before the old one is deleted): every earlier SAS stops working.
             triggers=[args.sas_policy_name, container.id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[container]),
         )
-        expiry = f"{args.sas_expiry}T00:00:00Z"
+
+    def _issue_sas(
+        self,
+        account: storage.StorageAccount,
+        container: storage.BlobContainer,
+        stored_policy: command.local.Command,
+        expiry: str,
+    ) -> pulumi.Output[str]:
+        """The hubs' container SAS (a secret), signed with the account key under the stored policy."""
+        args = self._args
         sas = storage.list_storage_account_service_sas_output(
             resource_group_name=args.resource_group_name,
             account_name=account.name,
@@ -220,16 +277,4 @@ class BackupStorage(pulumi.ComponentResource):
             identifier=stored_policy.id.apply(lambda _: args.sas_policy_name),
             i_p_address_or_range=args.sas_allowed_ip_range,
         )
-
-        self.account_id = account.id
-        self.container_url = pulumi.Output.concat(
-            account.primary_endpoints.apply(lambda endpoints: endpoints.blob.rstrip("/")), "/", container.name
-        )
-        self.sas_token = pulumi.Output.secret(sas.service_sas_token)
-        self.sas_expiry = pulumi.Output.from_input(expiry)
-        self.register_outputs({
-            "account_id": self.account_id,
-            "container_url": self.container_url,
-            "sas_token": self.sas_token,
-            "sas_expiry": self.sas_expiry,
-        })  # fmt: skip
+        return pulumi.Output.secret(sas.service_sas_token)

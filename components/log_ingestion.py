@@ -113,10 +113,39 @@ class LogIngestion(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LogIngestionArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackhub-ha:index:LogIngestion", name, None, opts)
-        output_stream = f"Custom-{args.table_name}"
+        self._name = name
+        self._args = args
         log_stream, event_stream = f"{args.stream_prefix}ContainerLogs", f"{args.stream_prefix}KubeEvents"
-        workspace = operationalinsights.Workspace(
-            f"{name}-workspace",
+        workspace = self._create_workspace()
+        table = self._create_table(workspace)
+        endpoint = self._create_endpoint()
+        rule = self._create_rule(workspace, table, endpoint, log_stream, event_stream)
+        self._grant_publisher(rule)
+
+        self.workspace_id = workspace.id
+        self.workspace_customer_id = workspace.customer_id
+        self.ingestion_endpoint = endpoint.logs_ingestion.apply(lambda li: li.endpoint if li and li.endpoint else "")
+        self.rule_id = rule.id
+        self.rule_immutable_id = rule.immutable_id
+        self.container_log_stream = pulumi.Output.from_input(log_stream)
+        self.event_stream = pulumi.Output.from_input(event_stream)
+        self.table_name = pulumi.Output.from_input(args.table_name)
+        self.register_outputs({
+            "workspace_id": self.workspace_id,
+            "workspace_customer_id": self.workspace_customer_id,
+            "ingestion_endpoint": self.ingestion_endpoint,
+            "rule_id": self.rule_id,
+            "rule_immutable_id": self.rule_immutable_id,
+            "container_log_stream": self.container_log_stream,
+            "event_stream": self.event_stream,
+            "table_name": self.table_name,
+        })  # fmt: skip
+
+    def _create_workspace(self) -> operationalinsights.Workspace:
+        """The Log Analytics workspace, which accepts Entra tokens only."""
+        args = self._args
+        return operationalinsights.Workspace(
+            f"{self._name}-workspace",
             operationalinsights.WorkspaceArgs(
                 resource_group_name=args.resource_group_name,
                 location=args.location,
@@ -132,8 +161,12 @@ class LogIngestion(pulumi.ComponentResource):
             # The hubs' log history lives here.
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-        table = operationalinsights.Table(
-            f"{name}-table",
+
+    def _create_table(self, workspace: operationalinsights.Workspace) -> operationalinsights.Table:
+        """The custom table both streams land in (`COLUMNS`)."""
+        args = self._args
+        return operationalinsights.Table(
+            f"{self._name}-table",
             operationalinsights.TableArgs(
                 resource_group_name=args.resource_group_name,
                 workspace_name=workspace.name,
@@ -149,8 +182,12 @@ class LogIngestion(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        endpoint = monitor.DataCollectionEndpoint(
-            f"{name}-endpoint",
+
+    def _create_endpoint(self) -> monitor.DataCollectionEndpoint:
+        """The data collection endpoint: the URL the hubs post to."""
+        args = self._args
+        return monitor.DataCollectionEndpoint(
+            f"{self._name}-endpoint",
             monitor.DataCollectionEndpointArgs(
                 resource_group_name=args.resource_group_name,
                 location=args.location,
@@ -162,8 +199,20 @@ class LogIngestion(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        rule = monitor.DataCollectionRule(
-            f"{name}-rule",
+
+    def _create_rule(
+        self,
+        workspace: operationalinsights.Workspace,
+        table: operationalinsights.Table,
+        endpoint: monitor.DataCollectionEndpoint,
+        log_stream: str,
+        event_stream: str,
+    ) -> monitor.DataCollectionRule:
+        """The data collection rule: both input streams, each transformed into the one table of the workspace."""
+        args = self._args
+        output_stream = f"Custom-{args.table_name}"
+        return monitor.DataCollectionRule(
+            f"{self._name}-rule",
             monitor.DataCollectionRuleArgs(
                 resource_group_name=args.resource_group_name,
                 location=args.location,
@@ -192,8 +241,12 @@ class LogIngestion(pulumi.ComponentResource):
             # Azure refuses a rule whose output stream names a table that does not exist yet.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[table]),
         )
+
+    def _grant_publisher(self, rule: monitor.DataCollectionRule) -> None:
+        """The hubs' service principal gets "Monitoring Metrics Publisher" on the rule: what ingestion checks."""
+        args = self._args
         authorization.RoleAssignment(
-            f"{name}-publisher",
+            f"{self._name}-publisher",
             authorization.RoleAssignmentArgs(
                 scope=rule.id,
                 role_definition_id=pulumi.Output.from_input(args.subscription_id).apply(
@@ -209,22 +262,3 @@ class LogIngestion(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-        self.workspace_id = workspace.id
-        self.workspace_customer_id = workspace.customer_id
-        self.ingestion_endpoint = endpoint.logs_ingestion.apply(lambda li: li.endpoint if li and li.endpoint else "")
-        self.rule_id = rule.id
-        self.rule_immutable_id = rule.immutable_id
-        self.container_log_stream = pulumi.Output.from_input(log_stream)
-        self.event_stream = pulumi.Output.from_input(event_stream)
-        self.table_name = pulumi.Output.from_input(args.table_name)
-        self.register_outputs({
-            "workspace_id": self.workspace_id,
-            "workspace_customer_id": self.workspace_customer_id,
-            "ingestion_endpoint": self.ingestion_endpoint,
-            "rule_id": self.rule_id,
-            "rule_immutable_id": self.rule_immutable_id,
-            "container_log_stream": self.container_log_stream,
-            "event_stream": self.event_stream,
-            "table_name": self.table_name,
-        })  # fmt: skip

@@ -255,6 +255,138 @@ def _backup_peers() -> list[k8s.networking.v1.NetworkPolicyPeerArgs]:
     return [_pods(peer["podSelector"]["matchLabels"]) for peer in database_ingress_peers()]
 
 
+def _keyfile_installer(image: str, keyfile_path: str) -> k8s.core.v1.ContainerArgs:
+    """The init container that puts the keyfile where mongod accepts it."""
+    # mongod refuses a keyfile readable by group or others; a Secret volume is mounted 0440 and owned by root, so
+    # the key is copied into a memory-backed emptyDir owned by the mongodb user and made 0400.
+    return k8s.core.v1.ContainerArgs(
+        name="install-keyfile",
+        image=image,
+        image_pull_policy=PULL_POLICY,
+        command=["sh", "-c", f"cp /keyfile-secret/keyfile {keyfile_path} && chmod 0400 {keyfile_path}"],
+        resources=_resources(INIT_RESOURCES),
+        security_context=_restricted(),
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="keyfile-secret", mount_path="/keyfile-secret", read_only=True),
+            k8s.core.v1.VolumeMountArgs(name="keyfile", mount_path=KEYFILE_DIR),
+        ],
+    )
+
+
+def _mongod_container(image: str, keyfile_path: str) -> k8s.core.v1.ContainerArgs:
+    """mongod with keyfile authentication: ready while it answers a ping, restarted when its port stops answering."""
+    mongosh_ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand({ ping: 1 }).ok"]
+    return k8s.core.v1.ContainerArgs(
+        name="mongod",
+        image=image,
+        image_pull_policy=PULL_POLICY,
+        # mongod itself, not the image's entrypoint (see workloads/mongo.py).
+        command=["mongod"],
+        args=mongod_args(keyfile_path, MONGOD_CACHE_GIB),
+        ports=[k8s.core.v1.ContainerPortArgs(name="mongodb", container_port=PORT, protocol="TCP")],
+        env=[k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP)],
+        resources=_resources(MONGOD_RESOURCES),
+        security_context=_restricted(),
+        startup_probe=k8s.core.v1.ProbeArgs(
+            tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="mongodb"),
+            period_seconds=5,
+            failure_threshold=60,
+        ),
+        readiness_probe=k8s.core.v1.ProbeArgs(
+            exec_=k8s.core.v1.ExecActionArgs(command=mongosh_ping),
+            period_seconds=10,
+            timeout_seconds=10,
+            failure_threshold=3,
+        ),
+        liveness_probe=k8s.core.v1.ProbeArgs(
+            tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="mongodb"),
+            period_seconds=20,
+            failure_threshold=6,
+        ),
+        volume_mounts=[
+            k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data/db"),
+            # mongod's Unix socket and mongosh's home.
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP),
+            k8s.core.v1.VolumeMountArgs(name="keyfile", mount_path=KEYFILE_DIR, read_only=True),
+        ],
+    )
+
+
+def _member_container(image: str, members: int, *, backup_user: bool) -> k8s.core.v1.ContainerArgs:
+    """The container that joins its pod's mongod to the set (workloads/mongo.py) and creates the users."""
+    env = [
+        _field_env("POD_NAME", "metadata.name"),
+        _field_env("POD_NAMESPACE", "metadata.namespace"),
+        k8s.core.v1.EnvVarArgs(name="MEMBER_SERVICE", value=MONGODB),
+        k8s.core.v1.EnvVarArgs(name="STATEFULSET", value=MONGODB),
+        k8s.core.v1.EnvVarArgs(name="MEMBERS", value=str(members)),
+        k8s.core.v1.EnvVarArgs(name="REPLICA_SET", value=REPLICA_SET),
+        k8s.core.v1.EnvVarArgs(name="MONGODB_PORT", value=str(PORT)),
+        k8s.core.v1.EnvVarArgs(name="APP_DATABASE", value=APP_DATABASE),
+        k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
+        # Directories of Secret files, not the secrets: join.js reads the files.
+        k8s.core.v1.EnvVarArgs(name="CREDENTIALS_DIR", value=CREDENTIALS_DIR),
+    ]
+    mounts = [
+        k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
+        k8s.core.v1.VolumeMountArgs(name="member-tmp", mount_path=POD_TMP),
+        k8s.core.v1.VolumeMountArgs(name="credentials", mount_path=CREDENTIALS_DIR, read_only=True),
+    ]
+    if backup_user:
+        # Changes the pod template, so the members restart one by one and create the user (join.js).
+        env.append(k8s.core.v1.EnvVarArgs(name="BACKUP_USER_DIR", value=BACKUP_USER_DIR))
+        mounts.append(k8s.core.v1.VolumeMountArgs(name="backup-user", mount_path=BACKUP_USER_DIR, read_only=True))
+    return k8s.core.v1.ContainerArgs(
+        name="member",
+        image=image,
+        image_pull_policy=PULL_POLICY,
+        command=["sh", "/scripts/member.sh"],
+        env=env,
+        resources=_resources(MEMBER_RESOURCES),
+        security_context=_restricted(),
+        # The pod is ready only once its mongod is a member of the set.
+        readiness_probe=k8s.core.v1.ProbeArgs(
+            exec_=k8s.core.v1.ExecActionArgs(command=["test", "-f", JOINED_MARKER]),
+            period_seconds=5,
+        ),
+        # Once joined, a mongod that lost its replica-set configuration (removed from the set) gets this container
+        # restarted, which joins it again (workloads/mongo.py). mongosh starts slowly under this container's CPU
+        # limit: a long period and timeout.
+        liveness_probe=k8s.core.v1.ProbeArgs(
+            exec_=k8s.core.v1.ExecActionArgs(command=member_liveness_command()),
+            period_seconds=30,
+            timeout_seconds=15,
+            failure_threshold=3,
+        ),
+        volume_mounts=mounts,
+    )
+
+
+def _database_volumes(scripts: k8s.core.v1.ConfigMap, *, backup_user: bool) -> list[k8s.core.v1.VolumeArgs]:
+    """A member pod's volumes: the keyfile (Secret and its 0400 copy), scratch space, scripts, credential files."""
+    secret_volumes = [_secret_volume("credentials", MONGODB_CREDENTIALS)]
+    if backup_user:
+        secret_volumes.append(_secret_volume("backup-user", BACKUP_USER_SECRET))
+    return [
+        k8s.core.v1.VolumeArgs(
+            name="keyfile-secret",
+            secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=MONGODB_KEYFILE, default_mode=0o440),
+        ),
+        k8s.core.v1.VolumeArgs(
+            name="keyfile", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Mi")
+        ),
+        k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")),
+        k8s.core.v1.VolumeArgs(name="member-tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")),
+        k8s.core.v1.VolumeArgs(
+            name="scripts",
+            config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+                name=scripts.metadata.apply(lambda m: str(m.name)), default_mode=0o444
+            ),
+        ),
+        *secret_volumes,
+    ]
+
+
 class RatingsApp(pulumi.ComponentResource):
     """MongoDB replica set, ratings-api and ratings-web, with ingress, autoscaling and a restricted baseline."""
 
@@ -493,7 +625,24 @@ class RatingsApp(pulumi.ComponentResource):
         )
 
     def _create_database(self, members: int) -> None:
-        args = self._args
+        """The MongoDB replica set: credentials, scripts, identity, headless Service and PDB, then the StatefulSet."""
+        self._create_database_credentials(members)
+        scripts = k8s.core.v1.ConfigMap(
+            f"{self._name}-mongodb-scripts",
+            metadata=self._meta(f"{MONGODB}-scripts"),
+            data={"member.sh": MEMBER_SCRIPT, "join.js": JOIN_SCRIPT},
+            opts=self._in_namespace,
+        )
+        self._service_account(MONGODB)
+        self._service(MONGODB, PORT, "mongodb", headless=True)
+        self._pdb(MONGODB, pdb_min_available(members))
+        self._create_database_statefulset(members, self._database_pod_spec(members, scripts))
+
+    def _create_database_credentials(self, members: int) -> None:
+        """Random root and application passwords and the replica set's keyfile, each only in a Secret.
+
+        Protected: a new value would not reach a database that already has its users and keyfile.
+        """
         protected = pulumi.ResourceOptions(parent=self, protect=True)
         root_password, app_password = (
             random.RandomPassword(f"{self._name}-mongodb-{who}-password", length=32, special=False, opts=protected)
@@ -510,46 +659,11 @@ class RatingsApp(pulumi.ComponentResource):
         )
         self._secret("api-database-uri", API_DATABASE_URI, {API_DOTENV_KEY: dotenv})
 
-        scripts = k8s.core.v1.ConfigMap(
-            f"{self._name}-mongodb-scripts",
-            metadata=self._meta(f"{MONGODB}-scripts"),
-            data={"member.sh": MEMBER_SCRIPT, "join.js": JOIN_SCRIPT},
-            opts=self._in_namespace,
-        )
-        self._service_account(MONGODB)
-        self._service(MONGODB, PORT, "mongodb", headless=True)
-        self._pdb(MONGODB, pdb_min_available(members))
-
-        image = args.images.mongodb
+    def _database_pod_spec(self, members: int, scripts: k8s.core.v1.ConfigMap) -> k8s.core.v1.PodSpecArgs:
+        """A member's pod: the keyfile installer, mongod, and the container that joins it to the set."""
+        image = self._args.images.mongodb
         keyfile_path = f"{KEYFILE_DIR}/keyfile"
-        member_env = [
-            _field_env("POD_NAME", "metadata.name"),
-            _field_env("POD_NAMESPACE", "metadata.namespace"),
-            k8s.core.v1.EnvVarArgs(name="MEMBER_SERVICE", value=MONGODB),
-            k8s.core.v1.EnvVarArgs(name="STATEFULSET", value=MONGODB),
-            k8s.core.v1.EnvVarArgs(name="MEMBERS", value=str(members)),
-            k8s.core.v1.EnvVarArgs(name="REPLICA_SET", value=REPLICA_SET),
-            k8s.core.v1.EnvVarArgs(name="MONGODB_PORT", value=str(PORT)),
-            k8s.core.v1.EnvVarArgs(name="APP_DATABASE", value=APP_DATABASE),
-            k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP),
-            # Directories of Secret files, not the secrets: join.js reads the files.
-            k8s.core.v1.EnvVarArgs(name="CREDENTIALS_DIR", value=CREDENTIALS_DIR),
-        ]
-        member_mounts = [
-            k8s.core.v1.VolumeMountArgs(name="scripts", mount_path="/scripts", read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="member-tmp", mount_path=POD_TMP),
-            k8s.core.v1.VolumeMountArgs(name="credentials", mount_path=CREDENTIALS_DIR, read_only=True),
-        ]
-        secret_volumes = [_secret_volume("credentials", MONGODB_CREDENTIALS)]
-        if args.backup_user:
-            # Changes the pod template, so the members restart one by one and create the user (join.js).
-            member_env.append(k8s.core.v1.EnvVarArgs(name="BACKUP_USER_DIR", value=BACKUP_USER_DIR))
-            member_mounts.append(
-                k8s.core.v1.VolumeMountArgs(name="backup-user", mount_path=BACKUP_USER_DIR, read_only=True)
-            )
-            secret_volumes.append(_secret_volume("backup-user", BACKUP_USER_SECRET))
-        mongosh_ping = ["mongosh", "--quiet", "--norc", "--eval", "db.adminCommand({ ping: 1 }).ok"]
-        pod_spec = k8s.core.v1.PodSpecArgs(
+        return k8s.core.v1.PodSpecArgs(
             service_account_name=MONGODB,
             automount_service_account_token=False,
             image_pull_secrets=[k8s.core.v1.LocalObjectReferenceArgs(name=PULL_SECRET)],
@@ -566,105 +680,17 @@ class RatingsApp(pulumi.ComponentResource):
                     ]
                 )
             ),
-            init_containers=[
-                # mongod refuses a keyfile readable by group or others; a Secret volume is mounted 0440 and owned by
-                # root, so the key is copied into a memory-backed emptyDir owned by the mongodb user and made 0400.
-                k8s.core.v1.ContainerArgs(
-                    name="install-keyfile",
-                    image=image,
-                    image_pull_policy=PULL_POLICY,
-                    command=["sh", "-c", f"cp /keyfile-secret/keyfile {keyfile_path} && chmod 0400 {keyfile_path}"],
-                    resources=_resources(INIT_RESOURCES),
-                    security_context=_restricted(),
-                    volume_mounts=[
-                        k8s.core.v1.VolumeMountArgs(
-                            name="keyfile-secret", mount_path="/keyfile-secret", read_only=True
-                        ),
-                        k8s.core.v1.VolumeMountArgs(name="keyfile", mount_path=KEYFILE_DIR),
-                    ],
-                )
-            ],
+            init_containers=[_keyfile_installer(image, keyfile_path)],
             containers=[
-                k8s.core.v1.ContainerArgs(
-                    name="mongod",
-                    image=image,
-                    image_pull_policy=PULL_POLICY,
-                    # mongod itself, not the image's entrypoint (see workloads/mongo.py).
-                    command=["mongod"],
-                    args=mongod_args(keyfile_path, MONGOD_CACHE_GIB),
-                    ports=[k8s.core.v1.ContainerPortArgs(name="mongodb", container_port=PORT, protocol="TCP")],
-                    env=[k8s.core.v1.EnvVarArgs(name="HOME", value=POD_TMP)],
-                    resources=_resources(MONGOD_RESOURCES),
-                    security_context=_restricted(),
-                    startup_probe=k8s.core.v1.ProbeArgs(
-                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="mongodb"),
-                        period_seconds=5,
-                        failure_threshold=60,
-                    ),
-                    readiness_probe=k8s.core.v1.ProbeArgs(
-                        exec_=k8s.core.v1.ExecActionArgs(command=mongosh_ping),
-                        period_seconds=10,
-                        timeout_seconds=10,
-                        failure_threshold=3,
-                    ),
-                    liveness_probe=k8s.core.v1.ProbeArgs(
-                        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port="mongodb"),
-                        period_seconds=20,
-                        failure_threshold=6,
-                    ),
-                    volume_mounts=[
-                        k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data/db"),
-                        # mongod's Unix socket and mongosh's home.
-                        k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP),
-                        k8s.core.v1.VolumeMountArgs(name="keyfile", mount_path=KEYFILE_DIR, read_only=True),
-                    ],
-                ),
-                k8s.core.v1.ContainerArgs(
-                    name="member",
-                    image=image,
-                    image_pull_policy=PULL_POLICY,
-                    command=["sh", "/scripts/member.sh"],
-                    env=member_env,
-                    resources=_resources(MEMBER_RESOURCES),
-                    security_context=_restricted(),
-                    # The pod is ready only once its mongod is a member of the set.
-                    readiness_probe=k8s.core.v1.ProbeArgs(
-                        exec_=k8s.core.v1.ExecActionArgs(command=["test", "-f", JOINED_MARKER]),
-                        period_seconds=5,
-                    ),
-                    # Once joined, a mongod that lost its replica-set configuration (removed from the set) gets
-                    # this container restarted, which joins it again (workloads/mongo.py). mongosh starts slowly
-                    # under this container's CPU limit: a long period and timeout.
-                    liveness_probe=k8s.core.v1.ProbeArgs(
-                        exec_=k8s.core.v1.ExecActionArgs(command=member_liveness_command()),
-                        period_seconds=30,
-                        timeout_seconds=15,
-                        failure_threshold=3,
-                    ),
-                    volume_mounts=member_mounts,
-                ),
+                _mongod_container(image, keyfile_path),
+                _member_container(image, members, backup_user=self._args.backup_user),
             ],
-            volumes=[
-                k8s.core.v1.VolumeArgs(
-                    name="keyfile-secret",
-                    secret=k8s.core.v1.SecretVolumeSourceArgs(secret_name=MONGODB_KEYFILE, default_mode=0o440),
-                ),
-                k8s.core.v1.VolumeArgs(
-                    name="keyfile", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(medium="Memory", size_limit="1Mi")
-                ),
-                k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="256Mi")),
-                k8s.core.v1.VolumeArgs(
-                    name="member-tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit="64Mi")
-                ),
-                k8s.core.v1.VolumeArgs(
-                    name="scripts",
-                    config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
-                        name=scripts.metadata.apply(lambda m: str(m.name)), default_mode=0o444
-                    ),
-                ),
-                *secret_volumes,
-            ],
+            volumes=_database_volumes(scripts, backup_user=self._args.backup_user),
         )
+
+    def _create_database_statefulset(self, members: int, pod_spec: k8s.core.v1.PodSpecArgs) -> None:
+        """The StatefulSet with its volume claims, behind the guard that refuses a volume size change."""
+        args = self._args
         # The volume size cannot change once the set exists: refused in the preview, with the way out.
         guard = ChangeGuard(
             f"{self._name}-database-guard",
@@ -674,7 +700,7 @@ class RatingsApp(pulumi.ComponentResource):
         )
         k8s.apps.v1.StatefulSet(
             f"{self._name}-mongodb",
-            metadata=self._meta(MONGODB, _labels(MONGODB, "database"), _skip_annotations([image])),
+            metadata=self._meta(MONGODB, _labels(MONGODB, "database"), _skip_annotations([args.images.mongodb])),
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=MONGODB,
                 replicas=members,

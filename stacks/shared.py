@@ -152,60 +152,10 @@ def program(stack: str) -> None:
         resources.ResourceGroupArgs(resource_group_name=config.resource_group, location=config.location, tags=tags),
         opts=pulumi.ResourceOptions(protect=True),
     )
-    registry = ContainerRegistry(
-        "registry",
-        ContainerRegistryArgs(
-            resource_group_name=group.name,
-            location=config.location,
-            registry_name=config.registry_name,
-            sku=config.registry_sku,
-            pull_repositories=config.registry_pull_repositories,
-            tags=tags,
-        ),
-    )
-    logs = LogIngestion(
-        "logs",
-        LogIngestionArgs(
-            resource_group_name=group.name,
-            location=config.location,
-            name_prefix=config.name_prefix,
-            subscription_id=client.subscription_id,
-            publisher_principal_id=config.log_publisher_principal_id,
-            retention_days=config.log_retention_days,
-            tags=tags,
-        ),
-    )
-    backups = BackupStorage(
-        "backups",
-        BackupStorageArgs(
-            resource_group_name=group.name,
-            location=config.location,
-            account_name=config.storage_account_name,
-            sku=config.backup_storage_sku,
-            container_name=config.backup_container_name,
-            retention_days=config.backup_retention_days,
-            immutability_days=config.backup_immutability_days,
-            immutability_locked=config.backup_immutability_locked,
-            sas_expiry=config.backup_sas_expiry,
-            sas_policy_name=config.backup_sas_policy_name,
-            sas_allowed_ip_range=config.backup_sas_allowed_ip_range,
-            tags=tags,
-        ),
-    )
-    zone = None
-    if config.dns_zone_name is not None:
-        zone = dns.Zone(
-            "app-zone",
-            dns.ZoneArgs(
-                resource_group_name=group.name,
-                zone_name=config.dns_zone_name,
-                location="global",
-                zone_type=dns.ZoneType.PUBLIC,
-                tags=tags,
-            ),
-            # Recreating a zone assigns new name servers, breaking the delegation at the registrar.
-            opts=pulumi.ResourceOptions(protect=True),
-        )
+    registry = _registry(config, group.name, tags)
+    logs = _log_ingestion(config, group.name, client.subscription_id, tags)
+    backups = _backup_storage(config, group.name, tags)
+    zone = _dns_zone(config, group.name, tags)
 
     pull_password = config.registry_pull_password
     exports = shared_exports(
@@ -226,3 +176,75 @@ def program(stack: str) -> None:
     )
     for key, value in exports.items():
         pulumi.export(key, value)
+
+
+def _registry(config: SharedConfig, group: pulumi.Output[str], tags: dict[str, str]) -> ContainerRegistry:
+    """The registry the hubs pull the application's images from, with their pull-only token."""
+    return ContainerRegistry(
+        "registry",
+        ContainerRegistryArgs(
+            resource_group_name=group,
+            location=config.location,
+            registry_name=config.registry_name,
+            sku=config.registry_sku,
+            pull_repositories=config.registry_pull_repositories,
+            tags=tags,
+        ),
+    )
+
+
+def _log_ingestion(
+    config: SharedConfig, group: pulumi.Output[str], subscription_id: pulumi.Output[str], tags: dict[str, str]
+) -> LogIngestion:
+    """The workspace, endpoint and rule the hubs send container logs and Kubernetes events to."""
+    return LogIngestion(
+        "logs",
+        LogIngestionArgs(
+            resource_group_name=group,
+            location=config.location,
+            name_prefix=config.name_prefix,
+            subscription_id=subscription_id,
+            publisher_principal_id=config.log_publisher_principal_id,
+            retention_days=config.log_retention_days,
+            tags=tags,
+        ),
+    )
+
+
+def _backup_storage(config: SharedConfig, group: pulumi.Output[str], tags: dict[str, str]) -> BackupStorage:
+    """Where the hubs' database backups go: never on the hub they protect."""
+    return BackupStorage(
+        "backups",
+        BackupStorageArgs(
+            resource_group_name=group,
+            location=config.location,
+            account_name=config.storage_account_name,
+            sku=config.backup_storage_sku,
+            container_name=config.backup_container_name,
+            retention_days=config.backup_retention_days,
+            immutability_days=config.backup_immutability_days,
+            immutability_locked=config.backup_immutability_locked,
+            sas_expiry=config.backup_sas_expiry,
+            sas_policy_name=config.backup_sas_policy_name,
+            sas_allowed_ip_range=config.backup_sas_allowed_ip_range,
+            tags=tags,
+        ),
+    )
+
+
+def _dns_zone(config: SharedConfig, group: pulumi.Output[str], tags: dict[str, str]) -> dns.Zone | None:
+    """The public zone of the application's name, when configured (cert-manager's DNS-01 solver writes there)."""
+    if config.dns_zone_name is None:
+        return None
+    return dns.Zone(
+        "app-zone",
+        dns.ZoneArgs(
+            resource_group_name=group,
+            zone_name=config.dns_zone_name,
+            location="global",
+            zone_type=dns.ZoneType.PUBLIC,
+            tags=tags,
+        ),
+        # Recreating a zone assigns new name servers, breaking the delegation at the registrar.
+        opts=pulumi.ResourceOptions(protect=True),
+    )

@@ -525,25 +525,21 @@ def _host_path(name: str, path: str, kind: str) -> tuple[dict[str, Any], dict[st
     return volume, mount
 
 
-def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: str) -> dict[str, Any]:
-    labels = dict(NODE_LABELS)
-    host = [
+def _host_paths() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The host directories the configurator writes, as (volume, mount) pairs."""
+    return [
         _host_path("containerd-dropins", CONTAINERD_DROPIN_DIR, "DirectoryOrCreate"),
         _host_path("kubelet-dropins", KUBELET_DROPIN_DIR, "DirectoryOrCreate"),
         _host_path("apt-conf", APT_CONF_DIR, "Directory"),
         _host_path("ca-certificates", HOST_CA_DIR, "DirectoryOrCreate"),
     ]
-    lock_token = {
-        "name": "lock-token",
-        "projected": {
-            "defaultMode": 0o400,
-            "sources": [
-                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
-                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-            ],
-        },
-    }
-    configure = {
+
+
+def _configure_container(
+    settings: NodeProxySettings, plan: Mapping[str, Any], host_mounts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The init container that converges the node to `plan` (privileged, in the host's PID namespace)."""
+    return {
         "name": "configure",
         "image": settings.image,
         "command": ["python", "-S", f"{CONFIG_MOUNT}/config/configure_node.py"],
@@ -556,7 +552,7 @@ def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: st
             {"name": "config", "mountPath": f"{CONFIG_MOUNT}/config", "readOnly": True},
             {"name": "files", "mountPath": f"{CONFIG_MOUNT}/files", "readOnly": True},
             {"name": "lock-token", "mountPath": "/var/run/secrets/node-egress-lock", "readOnly": True},
-            *(mount for _, mount in host),
+            *host_mounts,
         ],
         "securityContext": {
             "privileged": True,
@@ -567,10 +563,14 @@ def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: st
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "128Mi"}},
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
-    hold = {
+
+
+def _hold_container(settings: NodeProxySettings) -> dict[str, Any]:
+    """The container that keeps the pod (and with it the node's Ready mark for the rollout), unprivileged."""
+    return {
         "name": "hold",
         "image": settings.image,
-        # Keeps the pod (and with it the node's Ready mark for the rollout) without doing anything.
+        # Does nothing but wait.
         "command": ["python", "-S", "-c", "import signal; signal.pause()"],
         "securityContext": {
             "runAsNonRoot": True,
@@ -585,12 +585,32 @@ def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: st
         "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 60},
         "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "10m", "memory": "32Mi"}},
     }
-    volumes = [
+
+
+def _node_volumes(host_volumes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The script and CA (ConfigMap), the proxy files (Secret), the Lease credentials, then the host directories."""
+    lock_token = {
+        "name": "lock-token",
+        "projected": {
+            "defaultMode": 0o400,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            ],
+        },
+    }
+    return [
         {"name": "config", "configMap": {"name": NODE_APP, "defaultMode": 0o444}},
         {"name": "files", "secret": {"secretName": f"{NODE_APP}-files", "defaultMode": 0o400}},
         lock_token,
-        *(volume for volume, _ in host),
+        *host_volumes,
     ]
+
+
+def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: str) -> dict[str, Any]:
+    """One pod per node, one node at a time: `configure` converges the node, then `hold` keeps the pod."""
+    labels = dict(NODE_LABELS)
+    host = _host_paths()
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
@@ -612,9 +632,9 @@ def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: st
                     # Every node, masters and tainted ones included: each pulls images.
                     "tolerations": [{"operator": "Exists"}],
                     "terminationGracePeriodSeconds": 5,
-                    "initContainers": [configure],
-                    "containers": [hold],
-                    "volumes": volumes,
+                    "initContainers": [_configure_container(settings, plan, [mount for _, mount in host])],
+                    "containers": [_hold_container(settings)],
+                    "volumes": _node_volumes([volume for volume, _ in host]),
                 },
             },
         },

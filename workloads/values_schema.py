@@ -1,59 +1,22 @@
-"""Check Helm values against a chart's own `values.schema.json` the way `helm install` does, offline.
+"""Make a chart's values schema self-contained, for a hub whose `pulumi up` machine has no internet.
 
-Helm validates the chart's default `values.yaml` deep-merged with the user's values, so a key the defaults set
-and we leave alone is checked too. The schemas and defaults are copies of the charts' files (see
-`chart_schemas/README.md`). The nginx-ingress schema refers to Kubernetes definitions by remote `$ref`
-(raw.githubusercontent.com); they cannot be fetched offline, so each remote reference is treated as open (the
-`$ref` is dropped, its siblings such as `type` stay). That part of our values is checked instead when the rendered
-objects are validated against the Kubernetes schemas.
+`python -m workloads.values_schema inline SCHEMA URL DOCUMENT` (docs/platform.md, mirroring the charts): the
+nginx-ingress chart's `values.schema.json` refers to Kubernetes definitions by remote `$ref`
+(raw.githubusercontent.com), which Helm downloads while it validates the values. With the downloaded document
+inlined, the repackaged chart validates offline.
+
+Checking Helm values against the charts' schemas is the tests' job (`tests/workloads/values_schema.py`): the
+program never runs it, `helm install` does it itself.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
-
-import jsonschema
-import yaml
-
-SCHEMA_DIR = Path(__file__).resolve().parent / "chart_schemas"
-
-KNOWN_CHARTS = {
-    "nginx-ingress": "nginx-ingress-2.6.4",
-    "cert-manager": "cert-manager-v1.21.1",
-}
-"""Charts whose schema and defaults are kept here, by chart name: file prefix."""
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """`override` merged into `base` as Helm merges values: maps merge key by key, anything else replaces."""
-    merged = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def close_remote_refs(schema: Any) -> Any:
-    """The schema with every remote `$ref` removed, so that what it pointed at is accepted as it is."""
-    if isinstance(schema, dict):
-        return {
-            k: close_remote_refs(v)
-            for k, v in schema.items()
-            if not (k == "$ref" and isinstance(v, str) and not v.startswith("#"))
-        }
-    if isinstance(schema, list):
-        return [close_remote_refs(v) for v in schema]
-    return schema
-
 
 INLINED = "inlined"
 """Key under `$defs` where `inline_remote_refs` puts a downloaded document."""
@@ -86,46 +49,6 @@ def inline_remote_refs(schema: Any, url: str, document: Mapping[str, Any]) -> An
     return inlined
 
 
-@cache
-def _chart_files(chart: str) -> tuple[str, str]:
-    if chart not in KNOWN_CHARTS:
-        raise KeyError(f"no schema kept for chart {chart!r}; known: {', '.join(sorted(KNOWN_CHARTS))}")
-    prefix = SCHEMA_DIR / KNOWN_CHARTS[chart]
-    schema_text = prefix.with_name(prefix.name + ".values.schema.json").read_text()
-    defaults_text = prefix.with_name(prefix.name + ".values.yaml").read_text()
-    return schema_text, defaults_text
-
-
-def chart_schema(chart: str) -> dict[str, Any]:
-    """The chart's values schema with remote references opened."""
-    schema: dict[str, Any] = close_remote_refs(json.loads(_chart_files(chart)[0]))
-    return schema
-
-
-def chart_defaults(chart: str) -> dict[str, Any]:
-    """The chart's default values (its `values.yaml`)."""
-    defaults: dict[str, Any] = yaml.safe_load(_chart_files(chart)[1]) or {}
-    return defaults
-
-
-def effective_values(chart: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values Helm renders the chart with: defaults deep-merged with ours."""
-    return deep_merge(chart_defaults(chart), values)
-
-
-def values_errors(chart: str, values: Mapping[str, Any]) -> list[str]:
-    """Why Helm would refuse these values for this chart: one line per error, empty when they are valid.
-
-    The validator follows the schema's own `$schema` as Helm does (draft 7 for cert-manager, 2019-09 for
-    nginx-ingress), draft 7 when none is declared.
-    """
-    schema = chart_schema(chart)
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft7Validator)
-    validator = validator_class(schema)
-    errors = sorted(validator.iter_errors(effective_values(chart, values)), key=lambda e: list(e.absolute_path))
-    return [f"{'.'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}" for error in errors]
-
-
 def main(argv: list[str] | None = None) -> int:
     """`python -m workloads.values_schema inline SCHEMA URL DOCUMENT`: print SCHEMA with DOCUMENT inlined."""
     parser = argparse.ArgumentParser(prog="python -m workloads.values_schema")
@@ -140,6 +63,32 @@ def main(argv: list[str] | None = None) -> int:
     json.dump(inline_remote_refs(schema, args.url, document), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+# --- transitional: delete once no test imports these names from here (issue 12) ---------------------------------
+
+_MOVED_TO_TESTS = frozenset(
+    {
+        "KNOWN_CHARTS",
+        "SCHEMA_DIR",
+        "chart_defaults",
+        "chart_schema",
+        "close_remote_refs",
+        "deep_merge",
+        "effective_values",
+        "values_errors",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The offline values checker moved to `tests/workloads/values_schema.py`; tests that still import it from
+    here get it from there. Only an import by one of those names loads the tests' module."""
+    if name in _MOVED_TO_TESTS:
+        from tests.workloads import values_schema  # noqa: PLC0415
+
+        return getattr(values_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 if __name__ == "__main__":

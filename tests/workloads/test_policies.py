@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from policy.stackhub_policies.pod_security import restricted_violations
 from workloads.network_policy import Path, Pod, allowed_paths, selector_matches
-from workloads.pod_security import restricted_violations
 
 FRONT = Pod("front", "shop", {"app": "front"}, {"http": (8080, "TCP")})
 BACK = Pod("back", "shop", {"app": "back", "tier": "api"}, {"api": (3000, "TCP"), "metrics": (9100, "TCP")})
