@@ -36,7 +36,7 @@ def master_size_problem(size: str) -> str | None:
     return size_problem(size, "master")
 
 
-def worker_size_problem(size: str, workers: int, *, log_shipping: bool) -> str | None:
+def worker_size_problem(size: str, workers: int, *, log_shipping: bool, egress_proxy: bool = False) -> str | None:
     """Why `workers` workers of `size` cannot run the platform and the application, or None.
 
     First the hub's size table and the role's minimum, then the sizing the RatingsApp component does (every pod's
@@ -46,7 +46,9 @@ def worker_size_problem(size: str, workers: int, *, log_shipping: bool) -> str |
     if (problem := size_problem(size, "agent")) is not None:
         return problem
     try:
-        app_sizing(size, workers, mongodb_members=DATABASE_MEMBERS, log_shipping=log_shipping)
+        app_sizing(
+            size, workers, mongodb_members=DATABASE_MEMBERS, log_shipping=log_shipping, egress_proxy=egress_proxy
+        )
     except KeyError as error:
         # workloads.sizing knows the worker sizes it has figures for; another size must be added there first.
         return f"cannot be sized for the application: {error.args[0]}"

@@ -28,6 +28,7 @@ from planning.egress import (
     effective_no_proxy,
     egress_proxy_problems,
     proxy_cidrs,
+    proxy_environment,
     redact_url,
 )
 from planning.names import (
@@ -88,7 +89,7 @@ from workloads.issuers import AzureDnsZone
 from workloads.log_shipping import IngestionTarget
 from workloads.mongo import PORT as MONGODB_PORT
 from workloads.mongo import member_hosts
-from workloads.platform_values import RebootWindow
+from workloads.platform_values import RebootWindow, node_image_problem
 from workloads.ratings import MONGODB, NAMESPACE
 
 
@@ -280,6 +281,11 @@ class HubConfig(StackConfig):
     )
     egress_proxy: EgressProxyConfig | None = Field(
         default=None, description="the proxy every component that reaches out goes through"
+    )
+    egress_node_image: ImageReference | None = Field(
+        default=None,
+        description="pinned image (Python 3, nsenter) of the nodes' proxy configurator, from a registry the nodes "
+        "reach without the proxy; required with egressProxy",
     )
     backup_python_image: ImageReference = Field(
         default="python:3.12.8-slim", description="pinned Python image of the upload, fetch and report steps"
@@ -481,7 +487,12 @@ class HubConfig(StackConfig):
         size = (
             size_problem(self.agent_vm_size, "agent")
             if count is not None
-            else _worker_size_problem(self.agent_vm_size, self.agent_count, log_shipping=self.log_shipping)
+            else _worker_size_problem(
+                self.agent_vm_size,
+                self.agent_count,
+                log_shipping=self.log_shipping,
+                egress_proxy=self.egress_proxy is not None,
+            )
         )
         if size is not None:
             problems.append(Problem("agentVmSize", repr(self.agent_vm_size), size))
@@ -494,11 +505,20 @@ class HubConfig(StackConfig):
         found = egress_proxy_problems(self.egress_proxy.proxy(), secret=secret, service_cidr=SERVICE_CIDR)
         problems = [Problem(f"egressProxy.{key}", REDACTED if secret else self._egress_value(key), message)
                     for key, message in found]  # fmt: skip
-        if not found:
-            try:
-                self.no_proxy()
-            except ValueError as error:
-                problems.append(Problem("egressProxy.noProxy", repr(list(self.egress_proxy.no_proxy)), str(error)))
+        if found:
+            return problems
+        try:
+            no_proxy = self.no_proxy()
+        except ValueError as error:
+            return [Problem("egressProxy.noProxy", repr(list(self.egress_proxy.no_proxy)), str(error))]
+        if self.egress_node_image is None:
+            required = (
+                "is required with egressProxy: the nodes' proxy configurator needs a pinned image from a registry "
+                "they reach without the proxy (the site's mirror)"
+            )
+            problems.append(Problem("egressNodeImage", "(not set)", required))
+        elif (why := node_image_problem(self.egress_node_image, no_proxy)) is not None:
+            problems.append(Problem("egressNodeImage", repr(self.egress_node_image), why))
         return problems
 
     def _egress_value(self, key: str) -> str:
@@ -558,6 +578,7 @@ def program(stack: str) -> None:
     """The hub stack's program: validated config -> network -> cluster -> platform and app -> exported contract."""
     config = load(HubConfig, stack)
     lifecycle_python = project.lifecycle_python()  # before any resource: a bad Pulumi.yaml registers nothing
+    proxy = config.proxy()
     client_secret = pulumi.Output.secret(config.arm_client_secret.get_secret_value())
     network = HubNetwork(
         config.hub_name,
@@ -586,6 +607,7 @@ def program(stack: str) -> None:
             tenant_id=config.tenant_id,
             other_nodes_in_subscription=config.other_nodes_in_subscription,
             lifecycle_python=lifecycle_python,
+            proxy_environment=proxy_environment(proxy, config.no_proxy()) if proxy is not None else {},
         ),
     )
     exports = hub_exports(hub_name=config.hub_name, location=config.location, network=network)
@@ -702,6 +724,10 @@ def _deploy_app(
                 start_time=window.start_time, end_time=window.end_time, time_zone=window.time_zone, days=window.days
             ),
             log_shipping=shipping,
+            egress=config.proxy(),
+            no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
+            egress_node_image=config.egress_node_image,
+            masters_cidr=master_block(config.cluster_subnet_cidr).cidr,
         ),
     )
     app = RatingsApp(

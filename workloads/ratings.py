@@ -100,7 +100,12 @@ class AppSizing:
 
 
 def app_sizing(
-    worker_vm_size: str, workers: int, *, mongodb_members: int | None = None, log_shipping: bool = True
+    worker_vm_size: str,
+    workers: int,
+    *,
+    mongodb_members: int | None = None,
+    log_shipping: bool = True,
+    egress_proxy: bool = False,
 ) -> AppSizing:
     """Members and HPA maxima such that the platform, the database and both HPAs at their maxima fit the workers."""
     members = members_for(workers) if mongodb_members is None else mongodb_members
@@ -118,5 +123,6 @@ def app_sizing(
             Autoscaled(API, API_RESOURCES.requests, MIN_REPLICAS, REPLICAS_CAP),
             Autoscaled(WEB, WEB_RESOURCES.requests, MIN_REPLICAS, REPLICAS_CAP),
         ],
+        egress_proxy=egress_proxy,
     )
     return AppSizing(members, maxima[API], maxima[WEB])
