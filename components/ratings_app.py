@@ -172,6 +172,8 @@ class RatingsAppArgs:
     """Size of each member's volume."""
     backup_user: bool = False
     """Whether the members create the backup user from DatabaseBackup's Secret (true where backups are on)."""
+    egress_proxy: bool = False
+    """Whether the nodes run the egress proxy configurator (ClusterPlatform), which the sizing counts per node."""
 
     def __post_init__(self) -> None:
         for name in ("shared_hostname", "hub_hostname"):
@@ -415,6 +417,7 @@ class RatingsApp(pulumi.ComponentResource):
             args.worker_count,
             mongodb_members=args.mongodb_members,
             log_shipping=args.log_shipping,
+            egress_proxy=args.egress_proxy,
         )
 
         namespace = k8s.core.v1.Namespace(

@@ -752,6 +752,7 @@ def _deploy_app(
             mongodb_members=MONGODB_MEMBERS,
             database_volume_size=config.database_volume_size,
             backup_user=config.backups,
+            egress_proxy=config.egress_proxy is not None,
         ),
         opts=pulumi.ResourceOptions(depends_on=[platform]),
     )

@@ -14,6 +14,7 @@ from aksengine.versions import DEFAULT_KUBERNETES_VERSION
 from components.cluster_platform import ClusterPlatformArgs, IngressAddress
 from planning.egress import EgressProxy, effective_no_proxy
 from planning.network import master_block
+from policy.stackhub_policies.pod_security import restricted_violations
 from preview.engine import OfflineMonitor, Registration, StackRun, is_secret, run_stack
 from preview.manifests import HELM_RELEASE_TYPE, rendered_objects
 from preview.render import as_json, as_tree
@@ -27,6 +28,7 @@ from tests.workloads.hub_cluster import (
     Cluster,
     run_cluster,
 )
+from tests.workloads.values_schema import values_errors
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS, PlatformCharts
 from workloads.egress import (
     CA_CONFIGMAP,
@@ -45,8 +47,6 @@ from workloads.platform_values import (
     cert_manager_values,
     load_balancer_services,
 )
-from workloads.pod_security import restricted_violations
-from workloads.values_schema import values_errors
 
 AKS_ENGINE_CLASSES = {"default", "managed-standard", "managed-premium"}
 

@@ -9,6 +9,7 @@ import kubernetes_validate
 import pytest
 
 from components.ratings_app import AppImages, RatingsAppArgs, RegistryCredentials
+from policy.stackhub_policies.pod_security import all_containers, restricted_violations
 from preview.engine import StackRun, is_secret
 from preview.manifests import helm_values, rendered_objects
 from preview.render import as_json
@@ -21,6 +22,7 @@ from tests.workloads.hub_cluster import (
     Cluster,
     run_cluster,
 )
+from tests.workloads.sizing_checks import parse_resources, pods_fit
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
 from workloads.mongo import (
     CREDENTIAL_FILES,
@@ -34,9 +36,8 @@ from workloads.mongo import (
 )
 from workloads.network_policy import Path, Pod, allowed_paths
 from workloads.platform_values import platform_pods
-from workloads.pod_security import all_containers, restricted_violations
 from workloads.ratings import API_DOTENV_PATH, APP_UID
-from workloads.sizing import FixedPods, Resources, pods_fit, vm_size
+from workloads.sizing import FixedPods, Resources, vm_size
 
 NAMESPACE = "ratingsapp"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
@@ -247,7 +248,7 @@ def pod_requests(template_spec: dict[str, Any]) -> Resources:
     total = Resources(0, 0)
     for container in template_spec["containers"]:
         requests = container["resources"]["requests"]
-        total = total + Resources.parse(requests["cpu"], requests["memory"])
+        total = total + parse_resources(requests["cpu"], requests["memory"])
     return total
 
 
@@ -481,7 +482,7 @@ def test_bad_arguments_are_refused() -> None:
         AppImages(api_tag="v1@sha256:abc")
     with pytest.raises(ValueError, match="untagged image means latest"):
         AppImages(mongodb="mongo")
-    with pytest.raises(ValueError, match="64 hex"):
+    with pytest.raises(ValueError, match="name@sha256:<digest>"):
         AppImages(mongodb="mongo:8.0.17@sha256:ABC")
     assert AppImages(mongodb=f"registry.local/mongo@{DIGEST}").mongodb.endswith(DIGEST)
     registry = RegistryCredentials(login_server=REGISTRY, username="u", password="p")
@@ -495,5 +496,5 @@ def test_bad_arguments_are_refused() -> None:
     }
     with pytest.raises(ValueError, match="must differ"):
         RatingsAppArgs(shared_hostname=SHARED_HOSTNAME, hub_hostname=SHARED_HOSTNAME, **common)
-    with pytest.raises(ValueError, match="not a DNS hostname"):
+    with pytest.raises(ValueError, match="must be lowercase"):
         RatingsAppArgs(shared_hostname="Ratings_App", hub_hostname=HUB_HOSTNAME, **common)

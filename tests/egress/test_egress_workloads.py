@@ -15,7 +15,9 @@ from cryptography.x509.oid import NameOID
 from aksengine.versions import DEFAULT_KUBERNETES_VERSION
 from planning.egress import EgressProxy, effective_no_proxy
 from planning.network import master_block
+from policy.stackhub_policies.pod_security import restricted_violations
 from tests.egress.certs import certificate_pem
+from tests.workloads.values_schema import values_errors
 from workloads.backup.jobs import JobSettings, backup_pod_spec, cronjob, verify_pod_spec
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS
 from workloads.egress import (
@@ -44,8 +46,6 @@ from workloads.egress import (
 from workloads.log_shipping import IngestionTarget, container_log_values, event_values
 from workloads.network_policy import Path, Pod, allowed_paths
 from workloads.platform_values import cert_manager_values
-from workloads.pod_security import restricted_violations
-from workloads.values_schema import values_errors
 
 PROXY = "http://10.250.0.10:3128"
 CREDENTIALED = "http://svc-egress:S3cr3t%25pw@10.250.0.10:3128"

@@ -9,6 +9,15 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from tests.workloads.values_schema import (
+    SCHEMA_DIR,
+    chart_defaults,
+    chart_schema,
+    close_remote_refs,
+    deep_merge,
+    effective_values,
+    values_errors,
+)
 from workloads.charts import CERT_MANAGER, FLUENT_BIT, KURED, NGINX_INGRESS, ChartSource, PlatformCharts
 from workloads.platform_values import (
     AZURE_LB_IPV4,
@@ -25,17 +34,7 @@ from workloads.platform_values import (
     spread_over_nodes,
     storage_class_parameters,
 )
-from workloads.values_schema import (
-    INLINED,
-    SCHEMA_DIR,
-    chart_defaults,
-    chart_schema,
-    close_remote_refs,
-    deep_merge,
-    effective_values,
-    main,
-    values_errors,
-)
+from workloads.values_schema import INLINED, main
 
 SHARED_SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas"
 

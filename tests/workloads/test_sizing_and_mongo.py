@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from planning.egress import EgressProxy
+from tests.workloads.sizing_checks import parse_cpu, parse_memory, parse_resources, pods_fit
 from workloads.egress import NodeProxySettings, node_manifests
 from workloads.mongo import (
     connection_uri,
@@ -38,9 +39,6 @@ from workloads.sizing import (
     autoscaled_maxima,
     daemonset_overhead,
     node_allocatable,
-    parse_cpu,
-    parse_memory,
-    pods_fit,
     schedulable_per_worker,
     vm_size,
 )
@@ -51,7 +49,7 @@ from workloads.sizing import (
 def test_quantities_parse_like_kubernetes() -> None:
     assert [parse_cpu(q) for q in ("250m", "1", "0.5", "2")] == [250, 1000, 500, 2000]
     assert [parse_memory(q) for q in ("64Mi", "1Gi", "512Ki", "1G")] == [64, 1024, 1, 954]
-    assert Resources.parse("500m", "256Mi") == Resources(500, 256)
+    assert parse_resources("500m", "256Mi") == Resources(500, 256)
     with pytest.raises(ValueError, match="memory quantity"):
         parse_memory("lots")
 
@@ -179,7 +177,7 @@ def test_mongod_runs_the_replica_set_with_the_keyfile_and_a_bounded_cache() -> N
 
 def _requests(container: dict[str, Any]) -> Resources:
     wanted = container["resources"]["requests"]
-    return Resources.parse(wanted["cpu"], wanted["memory"])
+    return parse_resources(wanted["cpu"], wanted["memory"])
 
 
 def test_the_node_configurator_is_counted_as_the_scheduler_counts_its_pod() -> None:
