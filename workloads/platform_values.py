@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from planning.egress import bypassing_entry
+from planning.reboot import reboot_window_problems
 from workloads.charts import INGRESS_CLASS, INGRESS_CONTROLLER_POD_LABELS
 from workloads.sizing import ContainerResources, FixedPods, Resources
 
@@ -123,8 +124,6 @@ def cert_manager_values(*, namespace: str, image_registry: str | None = None) ->
 
 
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
-_DAYS = ("su", "mo", "tu", "we", "th", "fr", "sa")
 
 
 def duration_seconds(value: str) -> int:
@@ -156,14 +155,12 @@ class RebootWindow:
     """How long the cluster-wide reboot lock lives if its holder never releases it (a node that died)."""
 
     def __post_init__(self) -> None:
-        for name in ("start_time", "end_time"):
-            if not _TIME_OF_DAY.match(getattr(self, name)):
-                raise ValueError(f"{name} {getattr(self, name)!r} must be HH:MM")
-        unknown = [d for d in self.days if d not in _DAYS]
-        if unknown or not self.days:
-            raise ValueError(f"days {list(self.days)!r} must be a non-empty list of {', '.join(_DAYS)}")
+        # The stack config checks the same window rules (planning/reboot.py) before anything is registered.
+        period = duration_seconds(self.period)
+        problems = reboot_window_problems(self.start_time, self.end_time, self.time_zone, self.days, period // 60)
+        if problems:
+            raise ValueError("reboot window: " + "; ".join(f"{field} {why}" for field, why in problems))
         drain, ttl = duration_seconds(self.drain_timeout), duration_seconds(self.lock_ttl)
-        duration_seconds(self.period)
         # A finite drain timeout is what stops one unsatisfiable PodDisruptionBudget blocking every reboot: kured's
         # default 0 waits forever while holding the only lock.
         if drain <= 0:

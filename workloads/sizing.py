@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from policy.stackhub_policies.hub_facts import VM_SIZES as HUB_VM_SIZES
+from policy.stackhub_policies.hub_facts import sizes_for_role
 
 
 @dataclass(frozen=True, order=True)
@@ -95,16 +96,17 @@ class VmSize:
         return Resources(self.vcpus * 1000, round(self.memory_gib * 1024))
 
 
-WORKER_SIZES = (
-    "Standard_DS2_v2", "Standard_DS3_v2", "Standard_DS4_v2", "Standard_F4s_v2", "Standard_F8s_v2",
-)  # fmt: skip
-"""Sizes the hub offers that suit workers running the database (premium disks, 7 GiB or more)."""
+WORKER_SIZES = tuple(
+    name for name in sizes_for_role("agent", HUB_VM_SIZES) if HUB_VM_SIZES[name].disk_tier == "premium"
+)
+"""Sizes the hub offers that suit workers running the database: big enough for a worker (hub_facts' role minimum)
+and with premium disks (the database's StorageClass is Premium_LRS). Derived from the one size table."""
 
 VM_SIZES: dict[str, VmSize] = {
     name: VmSize(name, HUB_VM_SIZES[name].vcpus, HUB_VM_SIZES[name].memory_gib) for name in WORKER_SIZES
 }
 """Worker VM sizes this sizing knows, with vCPUs and memory from the hub's size table (the policy pack's
-`hub_facts`, the one place it is kept); another size needs its name in WORKER_SIZES."""
+`hub_facts`, the one place it is kept)."""
 
 _KUBE_RESERVED_CPU = {1: 60, 2: 100, 4: 140, 8: 180, 16: 260, 32: 420, 64: 740}
 EVICTION_THRESHOLD_MIB = 750

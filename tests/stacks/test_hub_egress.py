@@ -14,10 +14,13 @@ from tests.egress.certs import certificate_pem
 
 SECRETS = {"armClientSecret", "dnsSolverClientSecret", "backupVerificationKey"}
 PROXY = {"httpProxy": "http://10.10.8.4:3128"}
+# On the hub's own domain, which the computed no-proxy list reaches directly.
+NODE_IMAGE = "registry.seattle.azurestack.contoso.com/python:3.12.8-slim"
 
 
 def seattle(**changes: Any) -> dict[str, Any]:
-    values = {**config_of("hub-seattle"), **changes}
+    defaults = {"egressNodeImage": NODE_IMAGE} if "egressProxy" in changes else {}
+    values = {**config_of("hub-seattle"), **defaults, **changes}
     return {k: v for k, v in values.items() if v is not None}
 
 
@@ -110,3 +113,12 @@ def test_a_hub_preview_with_a_proxy_shows_its_no_proxy_list_and_one_without_show
     without = run_stack("hub-seattle", stack_outputs={"shared": shared_outputs()})
     assert "egressNoProxy" not in without.outputs
     assert REDACTED not in str(with_proxy.plain_outputs["egressNoProxy"])
+
+
+def test_the_node_configurator_needs_an_image_the_nodes_reach_without_the_proxy() -> None:
+    assert problems_for(seattle(egressProxy=PROXY, backupEgress=None, egressNodeImage=None)) == [
+        "stackhub-ha:egressNodeImage = (not set): is required with egressProxy: the nodes' proxy configurator needs "
+        "a pinned image from a registry they reach without the proxy (the site's mirror)"
+    ]
+    (problem,) = problems_for(seattle(egressProxy=PROXY, backupEgress=None, egressNodeImage="python:3.12.8-slim"))
+    assert problem.startswith("stackhub-ha:egressNodeImage = 'python:3.12.8-slim': is pulled from docker.io")

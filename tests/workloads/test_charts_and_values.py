@@ -241,6 +241,8 @@ def test_kured_reboots_in_the_window_one_node_at_a_time_with_a_finite_drain() ->
         ({"days": ("sat",)}, "days"),
         ({"days": ()}, "days"),
         ({"period": "soon"}, "duration"),
+        ({"start_time": "03:00", "end_time": "03:00"}, "equals startTime"),
+        ({"time_zone": "Mars/Olympus"}, "timeZone"),
     ],
 )
 def test_a_reboot_window_that_could_block_or_break_reboots_is_refused(changes: dict[str, object], problem: str) -> None:
