@@ -81,6 +81,10 @@ class AksEngineClusterArgs:
     proxy_environment: Mapping[str, str] = field(default_factory=dict)
     """The egress proxy for the lifecycle and aks-engine-azurestack (`planning.egress.proxy_environment`): only the
     variables HTTP_PROXY, HTTPS_PROXY, NO_PROXY in either case; empty without a proxy."""
+    ssh_public_key: str | None = None
+    """The admin user's OpenSSH public key, brought by the operator: then no private key is generated or kept in
+    Pulumi. None: a 4096-bit RSA key is generated (tls.PrivateKey, protected) and its private half exported as a
+    secret for break-glass access. Chosen at the first deploy: AKS Engine cannot change the key of a cluster."""
 
 
 class AksEngineCluster(pulumi.ComponentResource):
@@ -98,23 +102,29 @@ class AksEngineCluster(pulumi.ComponentResource):
     """Number of worker nodes."""
     kubernetes_version: pulumi.Output[str]
     """Kubernetes version running."""
-    ssh_private_key: pulumi.Output[str]
-    """Private key for SSH to the nodes as the admin user (secret, for break-glass access)."""
+    ssh_private_key: pulumi.Output[str] | None
+    """Private key for SSH to the nodes as the admin user (secret, for break-glass access); None when the operator
+    brought the public key (`ssh_public_key`)."""
     provider: k8s.Provider
     """Kubernetes provider for this cluster, for the components that deploy onto it."""
 
     def __init__(self, name: str, args: AksEngineClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("stackhub-ha:index:AksEngineCluster", name, None, opts)
-        ssh_key = tls.PrivateKey(
-            f"{name}-ssh",
-            algorithm="RSA",
-            rsa_bits=4096,
-            # Replacing the key would make AKS Engine refuse the changed linuxProfile on the next update.
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
-        )
+        public_key: pulumi.Input[str]
+        if args.ssh_public_key is not None:
+            public_key, self.ssh_private_key = args.ssh_public_key, None
+        else:
+            ssh_key = tls.PrivateKey(
+                f"{name}-ssh",
+                algorithm="RSA",
+                rsa_bits=4096,
+                # Replacing the key would make AKS Engine refuse the changed linuxProfile on the next update.
+                opts=pulumi.ResourceOptions(parent=self, protect=True),
+            )
+            public_key = ssh_key.public_key_openssh
+            self.ssh_private_key = pulumi.Output.secret(ssh_key.private_key_openssh)
         desired = pulumi.Output.all(
-            args.subnet_id, args.subnet_cidr, args.vnet_cidr, args.first_consecutive_static_ip,
-            ssh_key.public_key_openssh,
+            args.subnet_id, args.subnet_cidr, args.vnet_cidr, args.first_consecutive_static_ip, public_key,
         ).apply(lambda v: desired_state(args, subnet_id=v[0], subnet_cidr=v[1], vnet_cidr=v[2],
                                         first_consecutive_static_ip=v[3], ssh_public_key=v[4]))  # fmt: skip
         # Settings AKS Engine cannot change are refused here, in the preview, with the reasons.
@@ -157,7 +167,6 @@ class AksEngineCluster(pulumi.ComponentResource):
         self.master_count = pulumi.Output.unsecret(state.apply(lambda s: s.master_count))
         self.agent_count = pulumi.Output.unsecret(state.apply(lambda s: s.agent_count))
         self.kubernetes_version = pulumi.Output.unsecret(state.apply(lambda s: s.kubernetes_version))
-        self.ssh_private_key = pulumi.Output.secret(ssh_key.private_key_openssh)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,

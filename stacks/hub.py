@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import pulumi
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic.alias_generators import to_camel, to_snake
 
@@ -103,7 +106,8 @@ def cluster_exports(cluster: AksEngineCluster, *, aks_engine_version: str) -> di
         "agentCount": cluster.agent_count,
         "kubernetesVersion": cluster.kubernetes_version,
         "aksEngineVersion": aks_engine_version,
-        "sshPrivateKey": cluster.ssh_private_key,
+        # Only when the project generated the key: with `sshPublicKey` no private key is ever in Pulumi.
+        **({"sshPrivateKey": cluster.ssh_private_key} if cluster.ssh_private_key is not None else {}),
     }
 
 
@@ -153,6 +157,17 @@ class EgressProxyConfig(StackConfig):
             trusted_ca=self.trusted_ca,
             addresses=self.addresses,
         )
+
+
+def _ssh_public_key(value: str) -> str:
+    """An OpenSSH RSA public key of 2048 bits or more (what AKS Engine's linuxProfile and a hub's VMs take)."""
+    try:
+        key = serialization.load_ssh_public_key(value.strip().encode())
+    except (ValueError, UnsupportedAlgorithm):
+        raise ValueError("must be an OpenSSH public key line: ssh-rsa AAAA... [comment]") from None
+    if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
+        raise ValueError("must be an RSA key of 2048 bits or more (ssh-rsa): AKS Engine's linuxProfile takes RSA")
+    return value.strip()
 
 
 ImageTag = Annotated[str, AfterValidator(_rule(image_tag_problem))]
@@ -219,6 +234,10 @@ class HubConfig(StackConfig):
     agent_vm_size: str = Field(default="Standard_DS3_v2", description="VM size of the workers (hub_facts.VM_SIZES)")
     max_pods: int = Field(default=DEFAULT_MAX_PODS, description="pods per node (Azure CNI reserves one address each)")
     admin_username: str = Field(default="azureuser", description="Linux admin user on every node")
+    ssh_public_key: Annotated[str, AfterValidator(_ssh_public_key)] | None = Field(
+        default=None,
+        description="the admin user's OpenSSH RSA public key; unset: a key is generated and its private half exported",
+    )
     other_nodes_in_subscription: int = Field(
         default=0, ge=0, description="nodes of other clusters in the subscription (50-node limit)"
     )
@@ -608,6 +627,7 @@ def program(stack: str) -> None:
             other_nodes_in_subscription=config.other_nodes_in_subscription,
             lifecycle_python=lifecycle_python,
             proxy_environment=proxy_environment(proxy, config.no_proxy()) if proxy is not None else {},
+            ssh_public_key=config.ssh_public_key,
         ),
     )
     exports = hub_exports(hub_name=config.hub_name, location=config.location, network=network)
