@@ -10,7 +10,14 @@ What it creates in the application's namespace (the pieces come from `workloads.
   starts with `kubectl create job --from=cronjob/ratings-restore ...` once the recovery key and the restore user's
   `--config` Secret are in place (docs/operations.md, "Backups and restores"). The recovery key that opens every
   backup must never pass through Pulumi config or state, so no restore is declared here;
-- the NetworkPolicies that let these pods reach only the database and the storage endpoint (or the egress proxy).
+- the NetworkPolicies that let these pods reach only the database and the storage endpoint (or the egress proxy);
+- behind an egress proxy (`egress`): the proxy's CA in a ConfigMap (`workloads.egress.ca_config_map`), and, when
+  the proxy's URLs carry credentials, the proxy variables in a Secret mounted as files. Only the containers that
+  talk to the storage get them (`workloads.backup.jobs.STORAGE_CALLERS`).
+
+The storage is the shared stack's container in public Azure (`storage_profile="azure"`), or a storage account on
+the hub's own network (`"azurestack"`, for hubs that cannot reach Azure): the component is the same for both; the
+profile tells the pods which service version to speak and how large a block may be.
 
 The component knows nothing of config: the hub stack checks the settings (`workloads.backup.settings`).
 """
@@ -19,12 +26,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from planning.egress import EgressProxy, proxy_cidrs
 from workloads.backup.jobs import (
     BACKUP_LABELS,
     RESTORE_LABELS,
@@ -34,11 +42,14 @@ from workloads.backup.jobs import (
     backup_pod_spec,
     cronjob,
     network_policies,
+    proxy_secret_data,
     python_files,
     restore_pod_spec,
     scan_exceptions,
+    storage_through_proxy,
     verify_pod_spec,
 )
+from workloads.backup.pod.profiles import storage_profile
 from workloads.backup.pod.runs import LATEST_VERIFIED
 from workloads.backup.scripts import Recipient, mongo_scripts
 from workloads.backup.settings import (
@@ -46,11 +57,13 @@ from workloads.backup.settings import (
     DEFAULT_SCHEDULE,
     DEFAULT_TIME_ZONE,
     DEFAULT_VERIFY_SCHEDULE,
+    check_block_mib,
     dump_read_preference,
     job_deadlines,
     mongo_tool_config,
     storage_secret_value,
 )
+from workloads.egress import ca_config_map
 from workloads.mongo import BACKUP_USER, BACKUP_USER_FILES, BACKUP_USER_SECRET, REPLICA_SET
 from workloads.scan_exceptions import skip_annotations
 
@@ -87,7 +100,8 @@ class DatabaseBackupArgs:
     hub: str
     """The hub's name: each run is stored under `<hub>/<UTC timestamp>/`."""
     container_url: pulumi.Input[str]
-    """The shared stack's backup container (https)."""
+    """The backup container (https): the shared stack's, or one on the hub (`storage_profile="azurestack"`). A
+    plain string when `egress` is set: whether the pods reach it through the proxy depends on its host."""
     sas_token: pulumi.Input[str]
     """The hubs' SAS for it (rcwl, no delete); kept only in a Secret."""
     recipients: Sequence[BackupRecipient]
@@ -101,13 +115,19 @@ class DatabaseBackupArgs:
     database_port: int
     """The database's port."""
     storage_egress: Sequence[tuple[str, int]]
-    """(CIDR, port) pairs the pods may reach: the storage endpoint on 443, or the egress proxy."""
+    """(CIDR, port) pairs the pods reach directly: the storage endpoint on 443. Needed unless the storage is reached
+    through `egress` (then the policies allow the proxy instead, and these are not used)."""
     mongo_image: str
     """The mongo image (mongodump, mongorestore, openssl): the database's own image."""
     python_image: str
     """A pinned Python 3 image for the upload, fetch and report steps."""
-    https_proxy: str | None = None
-    """`http://<proxy>:<port>` when the storage is reached through an egress proxy."""
+    storage_profile: Literal["azure", "azurestack"] = "azure"
+    """The kind of storage behind `container_url` (`workloads.backup.pod.profiles`): Azure, or an Azure Stack Hub's
+    own Blob service (service version 2019-07-07, blocks of at most 100 MiB, no immutability set by this project)."""
+    egress: EgressProxy | None = None
+    """The hub's egress proxy, if it has one."""
+    no_proxy: Sequence[str] = field(default_factory=tuple)
+    """The effective no-proxy list (`planning.egress.effective_no_proxy`, computed by the stack), with `egress`."""
     schedule: str = DEFAULT_SCHEDULE
     """The backup CronJob's schedule."""
     verify_schedule: str = DEFAULT_VERIFY_SCHEDULE
@@ -125,8 +145,36 @@ class DatabaseBackupArgs:
         files = [recipient.file for recipient in self.recipients]
         if len(set(files)) != len(files):
             raise ValueError(f"backup recipients {files}: the file names must differ")
+        storage_profile(self.storage_profile)
+        check_block_mib(self.block_mib, self.storage_profile)
+        if self.egress is not None and not isinstance(self.container_url, str):
+            raise ValueError(
+                "container_url must be a plain string when egress is set: whether the pods reach the storage through "
+                "the proxy depends on its host and the no-proxy list"
+            )
+        if self.storage_through_proxy:
+            return
+        covered = " (the no-proxy list covers its host)" if self.egress is not None else ""
         if not self.storage_egress:
-            raise ValueError("storage_egress: at least one (CIDR, port) pair")
+            raise ValueError(
+                f"storage_egress: at least one (CIDR, port) pair: the pods reach the storage directly{covered}"
+            )
+        if self.egress is not None and set(self.storage_egress) <= _proxy_pairs(self.egress):
+            raise ValueError(
+                f"storage_egress {list(self.storage_egress)} names the egress proxy, but the pods reach the storage "
+                f"directly{covered}: give the storage endpoint's address ranges on 443"
+            )
+
+    @property
+    def storage_through_proxy(self) -> bool:
+        """Whether the pods reach the storage through `egress` (never without one)."""
+        if self.egress is None or not isinstance(self.container_url, str):
+            return False
+        return storage_through_proxy(self.container_url, self.egress, self.no_proxy)
+
+
+def _proxy_pairs(proxy: EgressProxy) -> set[tuple[str, int]]:
+    return {(cidr, endpoint.port) for cidr in proxy_cidrs(proxy) for endpoint in proxy.endpoints}
 
 
 class DatabaseBackup(pulumi.ComponentResource):
@@ -150,7 +198,9 @@ class DatabaseBackup(pulumi.ComponentResource):
             mongo_image=args.mongo_image,
             python_image=args.python_image,
             block_mib=args.block_mib,
-            https_proxy=args.https_proxy,
+            storage_profile=args.storage_profile,
+            egress=args.egress,
+            no_proxy=tuple(args.no_proxy),
             names=names,
             image_pull_secrets=tuple(args.image_pull_secrets),
         )
@@ -175,12 +225,16 @@ class DatabaseBackup(pulumi.ComponentResource):
         self._secret("storage", names.storage_secret, {"url": storage})
         self._secret("mongodump", names.dump_config_secret, {"config.yaml": tool_config})
         self._secret("verification-key", names.key_secret, {"key.pem": args.verification_key})
+        if (proxy_variables := proxy_secret_data(settings)) is not None:
+            self._secret("proxy", names.proxy_secret, dict(proxy_variables))
 
         recipients = [Recipient(r.file, r.rsa) for r in args.recipients]
         members = len(args.database_hosts)
         self._config_map("python", names.python_configmap, python_files())
         self._config_map("scripts", names.mongo_configmap, mongo_scripts(recipients, dump_read_preference(members)))
         self._config_map("recipients", names.recipients_configmap, {r.file: r.pem for r in args.recipients})
+        if args.egress is not None and (ca := ca_config_map("", args.egress)) is not None:
+            self._config_map("egress-ca", ca["metadata"]["name"], ca["data"], ca["metadata"]["labels"])
 
         restore_settings = replace(settings, names=replace(names, key_secret=RESTORE_KEY_SECRET))
         restore = self._cronjob(RESTORE_TEMPLATE, RESTORE_LABELS, RESTORE_SCHEDULE,
@@ -200,7 +254,10 @@ class DatabaseBackup(pulumi.ComponentResource):
                 spec=body["spec"],
                 opts=self._opts,
             )
-        for policy in network_policies("", args.database_labels, args.database_port, args.storage_egress):
+        through_proxy = args.storage_through_proxy
+        direct = () if through_proxy else args.storage_egress
+        proxy = args.egress if through_proxy else None
+        for policy in network_policies("", args.database_labels, args.database_port, direct, proxy):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy['metadata']['name']}-netpol",
                 metadata=self._metadata(policy["metadata"]),
@@ -246,10 +303,12 @@ class DatabaseBackup(pulumi.ComponentResource):
             opts=self._opts,
         )
 
-    def _config_map(self, role: str, name: str, data: Mapping[str, str]) -> None:
+    def _config_map(
+        self, role: str, name: str, data: Mapping[str, str], labels: Mapping[str, str] | None = None
+    ) -> None:
         k8s.core.v1.ConfigMap(
             f"{self._name}-{role}-configmap",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._args.namespace),
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=self._args.namespace, labels=labels),
             data=dict(data),
             opts=self._opts,
         )

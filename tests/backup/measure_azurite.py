@@ -20,7 +20,8 @@ from pathlib import Path
 from tests.backup.azurite import Azurite
 from tests.backup.fakes.bsonenc import build_archive
 from workloads.backup.pod.archive import summarize_file
-from workloads.backup.pod.blob import MIB, BlobClient, ContainerSas, read_blocks
+from workloads.backup.pod.blob import BlobClient, ContainerSas, read_blocks
+from workloads.backup.pod.profiles import MIB
 
 TIME = shutil.which("time") or "/usr/bin/time"
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"

@@ -3,7 +3,9 @@
 The code reaches it through `http_proxy`, as a pod reaches an egress proxy through `HTTPS_PROXY`. Faults: change
 one byte of a matching request's body (the service then rejects the block by its Content-MD5), answer 201
 without forwarding (the block is lost), close the connection without an answer (storage unreachable), or forward
-the request and lose the service's answer.
+the request and lose the service's answer. With `newest_version` it stands in front of Azurite as an Azure Stack
+Hub's storage does: a request whose `x-ms-version` is newer is refused with the hub's 400 `InvalidHeaderValue`
+(the reply GitLab's issue CNG#2237 records for 2023-08-03), before anything reaches the storage.
 """
 
 from __future__ import annotations
@@ -27,8 +29,21 @@ class Faults:
     hang_up: Match | None = None
     lose_reply: Match | None = None
     lose_reply_times: int = 1
+    newest_version: str | None = None
     seen: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path and query, status answered) of every request, in order."""
+    versions: list[str] = field(default_factory=list)
+    """The `x-ms-version` of every request, in order."""
+    authorizations: list[str] = field(default_factory=list)
+    """The `Proxy-Authorization` of every request ("" when none), in order."""
+
+
+def _invalid_version(version: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>InvalidHeaderValue</Code><Message>The value for one of '
+        "the HTTP headers is not in the correct format.\nRequestId:0 Time:2026-01-01T00:00:00Z</Message>"
+        f"<HeaderName>x-ms-version</HeaderName><HeaderValue>{version}</HeaderValue></Error>"
+    ).encode()
 
 
 class Proxy:
@@ -50,6 +65,14 @@ class Proxy:
                 path = target.path + (f"?{target.query}" if target.query else "")
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 faults = proxy.faults
+                version = self.headers.get("x-ms-version", "")
+                with proxy.lock:
+                    faults.versions.append(version)
+                    faults.authorizations.append(self.headers.get("Proxy-Authorization", ""))
+                if faults.newest_version is not None and version > faults.newest_version:
+                    proxy.record(self.command, path, 400)
+                    self._reply(400, [("x-ms-error-code", "InvalidHeaderValue")], _invalid_version(version))
+                    return
                 if faults.hang_up and faults.hang_up(self.command, path):
                     proxy.record(self.command, path, 0)
                     self.close_connection = True
@@ -63,7 +86,8 @@ class Proxy:
                     faults.corrupt_times -= 1
                     body = bytes([body[0] ^ 0xFF]) + body[1:]
                 upstream = http.client.HTTPConnection(target.hostname or "", target.port or 80, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("proxy-connection", "connection")}
+                hop = ("proxy-connection", "connection", "proxy-authorization")
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in hop}
                 upstream.request(self.command, path, body=body if body or self.command == "PUT" else None,
                                  headers=headers)  # fmt: skip
                 response = upstream.getresponse()

@@ -1,4 +1,6 @@
-"""The Blob client against Azurite with real SAS tokens: blocks, block list, listing, download, overwrites."""
+"""The Blob client against Azurite with real SAS tokens: blocks, block list, listing, download, overwrites; and the
+same against Azurite standing in for an Azure Stack Hub's storage (the `azurestack` profile, behind a proxy that
+refuses newer service versions as a hub does)."""
 
 from __future__ import annotations
 
@@ -13,14 +15,16 @@ from tests.backup.proxy import Proxy
 from workloads.backup.pod.blob import (
     MAX_BLOCK_BYTES,
     MAX_BLOCKS,
-    MIB,
     BlobClient,
     ContainerSas,
     StorageError,
     block_id,
     plan_block_size,
 )
+from workloads.backup.pod.profiles import AZURE_STACK_HUB, MIB, StorageProfile
 from workloads.backup.pod.runs import LATEST, SelectionError, group_runs, select_run
+
+HUB_VERSION = AZURE_STACK_HUB.service_version
 
 
 @pytest.fixture(autouse=True)
@@ -29,8 +33,11 @@ def no_proxy_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
-def client(url: str, **kwargs: float) -> BlobClient:
-    return BlobClient(ContainerSas.parse(url), pause=0.01, **kwargs)  # type: ignore[arg-type]
+def client(url: str, profile: StorageProfile | None = None, attempts: int = 4) -> BlobClient:
+    sas = ContainerSas.parse(url)
+    if profile is None:
+        return BlobClient(sas, pause=0.01, attempts=attempts)
+    return BlobClient(sas, profile=profile, pause=0.01, attempts=attempts)
 
 
 def upload(blob_client: BlobClient, name: str, data: bytes, block_size: int) -> int:
@@ -104,7 +111,10 @@ def test_a_commit_whose_reply_was_lost_is_recognized(
 def test_missing_permissions_and_old_versions_are_named(container: Container) -> None:
     assert ContainerSas.parse(container.sas_url("cw")).problems("cwl") == ["the SAS lacks permission l (it has 'cw')"]
     old = ContainerSas.parse(container.sas_url("cwl", version="2019-07-07"))
-    assert old.problems("cwl") == ["the SAS names service version 2019-07-07; 2019-12-12 or later is needed"]
+    assert old.problems("cwl") == [
+        "the SAS's service version sv=2019-07-07 is older than 2019-12-12, the oldest used with Azure storage"
+    ]
+    assert old.problems("cwl", AZURE_STACK_HUB) == []
     with pytest.raises(StorageError, match="carries no SAS"):
         ContainerSas.parse(container.url)
 
@@ -147,3 +157,75 @@ def test_unreachable_storage_is_retried_then_named(azurite: Azurite, tmp_path: P
     with pytest.raises(StorageError, match=r"backup storage unreachable: could not upload block 0 .* at 127\.0\.0\.1"):
         blob_client.put_block("hub/r/archive.gz.cms", 0, b"data")
     assert pauses == [0.5, 1.0]
+
+
+# --- a hub's own storage (`azurestack`) ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hub_front(proxy: Proxy, monkeypatch: pytest.MonkeyPatch) -> Proxy:
+    """Azurite behind a proxy that refuses, as a hub does, any service version newer than the hub's."""
+    proxy.faults.newest_version = HUB_VERSION
+    monkeypatch.setenv("http_proxy", proxy.url)
+    return proxy
+
+
+def test_a_hub_target_round_trips_at_the_hubs_version(container: Container, hub_front: Proxy, tmp_path: Path) -> None:
+    data = os.urandom(7 * 1024 + 3)
+    writer = client(container.sas_url("cwl", version=HUB_VERSION), AZURE_STACK_HUB)
+    size = plan_block_size(len(data), 2 * 1024, AZURE_STACK_HUB)
+    assert upload(writer, "hub/20260101T000000Z/archive.gz.cms", data, size) == 4
+    writer.put_blob("hub/20260101T000000Z/manifest.json", b"{}", "application/json")
+    reader = client(container.sas_url("rl", version=HUB_VERSION), AZURE_STACK_HUB)
+    listed = [(i.name, i.size) for i in reader.list("hub/")]
+    assert listed == [("hub/20260101T000000Z/archive.gz.cms", len(data)), ("hub/20260101T000000Z/manifest.json", 2)]
+    got = reader.download("hub/20260101T000000Z/archive.gz.cms", tmp_path / "out")
+    assert got == (len(data), hashlib.sha256(data).hexdigest())
+    assert set(hub_front.faults.versions) == {HUB_VERSION}
+    assert all(status in (200, 201) for _, _, status in hub_front.faults.seen)
+
+
+def test_the_azure_profile_against_a_hub_says_which_profile_to_set(container: Container, hub_front: Proxy) -> None:
+    writer = client(container.sas_url("cwl"), attempts=3)
+    with pytest.raises(StorageError) as refused:
+        writer.put_block("hub/r/archive.gz.cms", 0, b"data")
+    assert str(refused.value) == (
+        "backup storage rejected the request to upload block 0 of hub/r/archive.gz.cms (400 InvalidHeaderValue: "
+        "The value for one of the HTTP headers is not in the correct format.): it does not accept service version "
+        "2019-12-12 (storage profile 'azure'); an Azure Stack Hub takes versions up to 2019-07-07: set the storage "
+        "profile to 'azurestack'"
+    )
+    assert refused.value.attempts == 1  # not retried: it cannot succeed
+    assert hub_front.faults.seen == [("PUT", hub_front.faults.seen[0][1], 400)]
+
+
+def test_a_hub_target_is_never_overwritten_by_the_uploader(container: Container, hub_front: Proxy) -> None:
+    writer = client(container.sas_url("rcwl", version=HUB_VERSION), AZURE_STACK_HUB)
+    upload(writer, "hub/r/archive.gz.cms", b"a" * 3000, 1024)
+    writer.put_blob("hub/r/manifest.json", b'{"first": true}', "application/json")
+    with pytest.raises(StorageError, match="a blob of that name exists, and backups never replace one") as refused:
+        upload(writer, "hub/r/archive.gz.cms", b"b" * 3000, 1024)
+    assert (refused.value.status, refused.value.code) == (409, "BlobAlreadyExists")
+    with pytest.raises(StorageError, match=r"refused to write hub/r/manifest\.json"):
+        writer.put_blob("hub/r/manifest.json", b'{"second": true}', "application/json")
+    commits = [(path.split("?")[0].rsplit("/", 1)[-1], status) for method, path, status in hub_front.faults.seen
+               if method == "PUT" and ("comp=blocklist" in path or "comp=" not in path)]  # fmt: skip
+    assert commits == [("archive.gz.cms", 201), ("manifest.json", 201), ("archive.gz.cms", 409), ("manifest.json", 409)]
+    assert container.admin("GET", "hub/r/archive.gz.cms")[1] == b"a" * 3000
+    assert container.admin("GET", "hub/r/manifest.json")[1] == b'{"first": true}'
+
+
+def test_without_immutability_the_sas_itself_can_overwrite(container: Container, tmp_path: Path) -> None:
+    """What the hub's container lacks: a plain Put Blob under the same SAS replaces a backup (docs/operations.md).
+
+    The uploader never sends one; the manifest's SHA-256 is what then tells a replaced archive from the real one.
+    """
+    sas = container.sas_url("rcwl", version=HUB_VERSION)
+    writer = client(sas, AZURE_STACK_HUB)
+    upload(writer, "hub/r/archive.gz.cms", b"a" * 3000, 1024)
+    base, _, token = sas.partition("?")
+    status, _ = request("PUT", f"{base}/hub/r/archive.gz.cms?{token}", b"forged", {"x-ms-blob-type": "BlockBlob",
+                        "x-ms-version": HUB_VERSION})  # fmt: skip
+    assert status == 201
+    size, sha = writer.download("hub/r/archive.gz.cms", tmp_path / "out")
+    assert (size, sha) == (6, hashlib.sha256(b"forged").hexdigest()) != (3000, hashlib.sha256(b"a" * 3000).hexdigest())

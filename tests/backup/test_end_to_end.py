@@ -88,3 +88,74 @@ def test_backup_then_verification_then_restore(pod: Pod, second_pod: Pod, contai
     assert cluster["ratingsdb.ratings"] == DATASET["collections"]["ratingsdb.ratings"]["documents"] + 1
     assert verifier.calls("mongorestore")[-1][:2] == ["--oplogReplay", "--drop"]
     assert not {"archive.gz", "archive.gz.cms"} & verifier.files()
+
+
+def test_a_hub_target_end_to_end_at_the_hubs_version(
+    pod: Pod, second_pod: Pod, container: Container, proxy: Proxy
+) -> None:
+    """The same pods told `--storage-profile azurestack`, against Azurite behind a stand-in for a hub's storage
+    (service versions newer than 2019-07-07 refused) with SAS tokens the hub's tools would sign (sv=2019-07-07)."""
+    hub = "2019-07-07"
+    proxy.faults.newest_version = hub
+    pod.proxy_url = second_pod.proxy_url = proxy.url
+    profile = ("--storage-profile", "azurestack")
+    assert pod.dump().returncode == 0
+    uploaded = pod.upload(container.sas_url(WRITER, version=hub), *profile)
+    assert uploaded.returncode == 0, uploaded.stderr
+    fetched = second_pod.fetch(container.sas_url(READER, version=hub), "--record-failure", *profile)
+    assert fetched.returncode == 0, fetched.stderr
+    assert second_pod.verify_restore().returncode == 0
+    reported = second_pod.python("report", "--work", str(second_pod.work), "--sas-file",
+                                 second_pod.sas_file(container.sas_url("cl", version=hub)), "--termination-log",
+                                 str(second_pod.root / "termination-log"), *profile)  # fmt: skip
+    assert reported.returncode == 0, reported.stderr
+    assert " verified (" in (second_pod.root / "termination-log").read_text()
+    assert set(proxy.faults.versions) == {hub}
+    assert [status for _, _, status in proxy.faults.seen if status >= 300] == []
+
+    # Without the profile: the hub's SAS is refused before anything is sent, and a SAS Azure would take gets the
+    # hub's refusal of the first request, with what to set.
+    assert pod.dump().returncode == 0
+    refused = pod.upload(container.sas_url(WRITER, version=hub))
+    assert refused.returncode == 1
+    assert "the SAS's service version sv=2019-07-07 is older than 2019-12-12" in refused.stderr
+    sent = len(proxy.faults.seen)
+    assert pod.dump().returncode == 0
+    refused = pod.upload(container.sas_url(WRITER))
+    assert refused.returncode == 1
+    assert "does not accept service version 2019-12-12 (storage profile 'azure')" in refused.stderr
+    assert "set the storage profile to 'azurestack'" in refused.stderr
+    assert "no manifest was written" in refused.stderr
+    assert [status for _, _, status in proxy.faults.seen[sent:]] == [400]
+
+
+def test_a_proxy_with_credentials_is_read_from_its_files(
+    pod: Pod, second_pod: Pod, container: Container, proxy: Proxy
+) -> None:
+    """The Secret's files as the pods mount them (`BACKUP_PROXY_DIR`), no proxy variable in the environment: every
+    storage request goes through the proxy, authenticated with the credentials of the files."""
+    files = pod.root / "proxy"
+    files.mkdir()
+    credentialed = proxy.url.replace("http://", "http://svc-backup:Pr0xy%25pw@")
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        (files / name).write_text(credentialed + "\n")
+    for name in ("NO_PROXY", "no_proxy"):
+        (files / name).write_text("localhost,.svc,.cluster.local\n")
+    assert pod.dump().returncode == 0
+    uploaded = pod.upload(container.sas_url(WRITER), BACKUP_PROXY_DIR=str(files))
+    assert uploaded.returncode == 0, uploaded.stderr
+    reader = second_pod.sas_file(container.sas_url(READER))
+    fetch = ("fetch", "--hub", HUB, "--work", str(second_pod.work), "--sas-file", reader)
+    fetched = second_pod.python(*fetch, BACKUP_PROXY_DIR=str(files))
+    assert fetched.returncode == 0, fetched.stderr
+    expected = "Basic " + base64.b64encode(b"svc-backup:Pr0xy%pw").decode()
+    assert len(proxy.faults.authorizations) >= 5
+    assert set(proxy.faults.authorizations) == {expected}
+    # A mounted directory without the HTTPS proxy is a broken Secret, said before anything is sent.
+    (files / "HTTPS_PROXY").unlink()
+    (files / "https_proxy").unlink()
+    sent = len(proxy.faults.seen)
+    broken = second_pod.python(*fetch, BACKUP_PROXY_DIR=str(files))
+    assert broken.returncode == 1
+    assert f"BACKUP_PROXY_DIR={files} holds no HTTPS_PROXY: the proxy Secret is incomplete" in broken.stderr
+    assert len(proxy.faults.seen) == sent

@@ -12,16 +12,20 @@ import kubernetes_validate
 import pytest
 
 from aksengine.versions import DEFAULT_KUBERNETES_VERSION
+from planning.egress import EgressProxy, effective_no_proxy
 from tests.backup.conftest import BASH, Pod
+from tests.egress.certs import certificate_pem
 from workloads.backup.jobs import (
     BACKUP_LABELS,
     RESTORE_LABELS,
+    STORAGE_CALLERS,
     VERIFY_LABELS,
     JobSettings,
     backup_pod_spec,
     cronjob,
     database_ingress_peers,
     network_policies,
+    proxy_secret_data,
     python_files,
     restore_job,
     restore_pod_spec,
@@ -29,6 +33,7 @@ from workloads.backup.jobs import (
 )
 from workloads.backup.scripts import Recipient, encrypt_command, mongo_scripts
 from workloads.backup.settings import DEFAULT_SCHEDULE, job_deadlines
+from workloads.egress import CA_CONFIGMAP, openssl_subject_hash
 from workloads.network_policy import Path, allowed_paths
 from workloads.network_policy import Pod as PolicyPod
 from workloads.pod_security import all_containers, restricted_violations
@@ -140,3 +145,107 @@ def test_the_python_configmap_is_the_whole_package_and_stdlib_only() -> None:
                 for module in modules:
                     top = (module or "").split(".")[0]
                     assert top == "__future__" or top in sys.stdlib_module_names, f"{name}: import {module}"
+
+
+# --- a hub's own storage, and an egress proxy ----------------------------------------------------------------------
+
+CA = certificate_pem("Contoso TLS Inspection CA")
+PROXY = EgressProxy("http://10.20.8.4:3128", trusted_ca=CA)
+CREDENTIALED = EgressProxy("http://svc-backup:Pr0xy%25pw@10.20.8.4:3128", trusted_ca=CA)
+NO_PROXY = effective_no_proxy(
+    service_cidr="10.0.0.0/16",
+    vnet_cidr="10.20.0.0/16",
+    api_server_fqdn="hub-denver.denver.cloudapp.azs.contoso.com",
+    arm_endpoint="https://management.denver.azs.contoso.com",
+    storage_suffix="denver.azs.contoso.com",
+)
+PROXY_VARIABLES = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+
+
+def pods(settings: JobSettings) -> dict[str, dict[str, Any]]:
+    return {
+        "backup": backup_pod_spec(settings),
+        "verification": verify_pod_spec(settings),
+        "restore": restore_pod_spec(settings, "latest-verified"),
+    }
+
+
+def test_the_python_steps_are_told_a_hubs_profile_and_the_mongo_steps_nothing() -> None:
+    hub = pods(JobSettings(hub="denver", mongo_image="mongo:8.0.17", python_image="python:3.13-slim",
+                           storage_profile="azurestack"))  # fmt: skip
+    for name, spec in hub.items():
+        for _, container in all_containers(spec):
+            command = container["command"]
+            if container["image"].startswith("python"):
+                assert command[-2:] == ["--storage-profile", "azurestack"], (name, container["name"])
+            else:
+                assert "--storage-profile" not in command, (name, container["name"])
+    # The default profile adds nothing: the pods' own default is Azure.
+    assert all("--storage-profile" not in c["command"] for spec in PODS.values() for _, c in all_containers(spec))
+
+
+def test_behind_a_proxy_only_the_storage_callers_get_it_and_its_ca() -> None:
+    settings = JobSettings(hub="denver", mongo_image="mongo:8.0.17", python_image="python:3.13-slim",
+                           egress=PROXY, no_proxy=NO_PROXY)  # fmt: skip
+    ca_file = f"/etc/ssl/certs/{openssl_subject_hash(CA)}.0"
+    for name, spec in pods(settings).items():
+        assert restricted_violations(spec) == [], name
+        callers = set()
+        for _, container in all_containers(spec):
+            env = {item["name"]: item.get("value") for item in container["env"]}
+            mounts = [m["mountPath"] for m in container["volumeMounts"] if m["name"] == CA_CONFIGMAP]
+            if set(env) >= PROXY_VARIABLES:
+                callers.add(container["name"])
+                assert env["HTTPS_PROXY"] == "http://10.20.8.4:3128"
+                assert env["NO_PROXY"] == ",".join(NO_PROXY)
+                assert mounts == [ca_file]
+            else:
+                assert not PROXY_VARIABLES & set(env), (name, container["name"])
+                assert mounts == [], (name, container["name"])
+        assert callers == set(STORAGE_CALLERS[name]), name
+        assert next(v for v in spec["volumes"] if v["name"] == CA_CONFIGMAP)["configMap"]["name"] == CA_CONFIGMAP
+        kubernetes_validate.validate(
+            cronjob(name=f"ratings-{name}", namespace="ratingsapp", labels=BACKUP_LABELS, schedule=DEFAULT_SCHEDULE,
+                    time_zone="Etc/UTC", deadlines=(3600, 14400), pod_spec=spec),
+            DEFAULT_KUBERNETES_VERSION, strict=True,
+        )  # fmt: skip
+    assert proxy_secret_data(settings) is None
+
+
+def test_a_proxy_with_credentials_reaches_the_callers_only_as_files_of_a_secret() -> None:
+    settings = JobSettings(hub="denver", mongo_image="mongo:8.0.17", python_image="python:3.13-slim",
+                           egress=CREDENTIALED, no_proxy=NO_PROXY)  # fmt: skip
+    for name, spec in pods(settings).items():
+        assert "Pr0xy" not in str(spec), name
+        assert restricted_violations(spec) == [], name
+        volume = next(v for v in spec["volumes"] if v["name"] == "proxy")
+        assert volume == {"name": "proxy", "secret": {"secretName": "ratings-backup-proxy", "defaultMode": 0o440}}
+        for _, container in all_containers(spec):
+            env = {item["name"]: item.get("value") for item in container["env"]}
+            mounts = {m["name"]: m for m in container["volumeMounts"]}
+            assert not PROXY_VARIABLES & set(env), (name, container["name"])
+            assert not [item for item in container["env"] if "valueFrom" in item], (name, container["name"])
+            if container["name"] in STORAGE_CALLERS[name]:
+                assert env["BACKUP_PROXY_DIR"] == mounts["proxy"]["mountPath"] == "/etc/backup/proxy"
+                assert mounts["proxy"]["readOnly"] is True
+                assert CA_CONFIGMAP in mounts
+            else:
+                assert "BACKUP_PROXY_DIR" not in env
+                assert "proxy" not in mounts
+    data = proxy_secret_data(settings)
+    assert data is not None
+    assert set(data) == PROXY_VARIABLES
+    assert data["HTTPS_PROXY"] == "http://svc-backup:Pr0xy%25pw@10.20.8.4:3128"
+
+
+def test_through_the_proxy_the_policies_allow_the_proxy_and_no_storage_address() -> None:
+    mongo = {"app.kubernetes.io/name": "ratings-mongodb"}
+    policies = network_policies("ratingsapp", mongo, 27017, [], PROXY)
+    to_proxy = {"to": [{"ipBlock": {"cidr": "10.20.8.4/32"}}], "ports": [{"protocol": "TCP", "port": 3128}]}
+    database = {"to": [{"podSelector": {"matchLabels": mongo}}], "ports": [{"protocol": "TCP", "port": 27017}]}
+    assert [p["spec"]["egress"] for p in policies] == [[database, to_proxy], [to_proxy], [database, to_proxy]]
+    for policy in policies:
+        kubernetes_validate.validate(policy, DEFAULT_KUBERNETES_VERSION, strict=True)
+    # A storage reached directly next to a proxy (a hub's own storage): its addresses, after the proxy's.
+    both = network_policies("ratingsapp", mongo, 27017, [("192.168.102.0/24", 443)], PROXY)
+    assert both[1]["spec"]["egress"][-1]["to"] == [{"ipBlock": {"cidr": "192.168.102.0/24"}}]

@@ -8,9 +8,12 @@ signature, so that a test can prove the SAS never reaches a rendered manifest.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import pulumi
+import pulumi_kubernetes as k8s
 import pytest
 
 from components.database_backup import (
@@ -19,15 +22,22 @@ from components.database_backup import (
     RESTORE_TEMPLATE,
     VERIFY_CRONJOB,
 )
+from planning.egress import EgressProxy, effective_no_proxy
 from preview.engine import REDACTED, SECRET_SIG, SIG_KEY, StackRun, is_secret, run_stack
-from preview.manifests import rendered_objects
+from preview.manifests import rendered_objects, write_manifests
 from stacks.config import ConfigError, validate
 from stacks.contracts import StackOutputError
 from stacks.hub import HubConfig
+from tests.backup.component_render import GOLDEN, base_args, canonical, render, without_pod_code
+from tests.backup.component_render import run as component_run
 from tests.conftest import config_of, shared_outputs
+from tests.egress.certs import certificate_pem
 from tests.workloads.hub_cluster import KUBERNETES_VERSION
+from tests.workloads.test_checkov import EXCEPTIONS as CHECKOV_EXCEPTIONS
+from tests.workloads.test_checkov import checkov, scan
 from workloads.backup.jobs import BACKUP_LABELS, RESTORE_LABELS, Names
 from workloads.backup.settings import shortest_interval_seconds
+from workloads.egress import CA_CONFIGMAP
 from workloads.mongo import BACKUP_USER_DIR, BACKUP_USER_FILES, BACKUP_USER_SECRET, MONGODB_UID
 from workloads.pod_security import restricted_violations
 
@@ -245,11 +255,14 @@ BAD_KEYS = [
     ),
     ("backupEgress", ["0.0.0.0/0"], 'stackhub-ha:backupEgress = ["0.0.0.0/0"]: backup egress 0.0.0.0/0'),
     ("backupEgress", ["20.60.0.1/16"], 'stackhub-ha:backupEgress = ["20.60.0.1/16"]: backup egress'),
-    ("backupProxy", "https://proxy:3128", "stackhub-ha:backupProxy = 'https://proxy:3128': must be http"),
     ("backupPythonImage", "python:latest", "stackhub-ha:backupPythonImage = 'python:latest': image"),
     ("backupPythonImage", "python", "stackhub-ha:backupPythonImage = 'python': image"),
     ("backupVerificationKey", None, "stackhub-ha:backupVerificationKey = (not set): required when backupRecipients"),
-    ("backupProxy", "http://10.10.4.20:3128", "stackhub-ha:backupEgress = ['20.60.0.0/16', '20.150.0.0/16']: set"),
+    (
+        "egressProxy",
+        {"httpProxy": "http://10.10.4.20:3128"},
+        "stackhub-ha:backupEgress = ['20.60.0.0/16', '20.150.0.0/16']: leave it unset with egressProxy",
+    ),
 ]
 
 
@@ -267,15 +280,136 @@ def test_the_verification_key_must_be_a_secret() -> None:
     assert "offline-secret-backupVerificationKey" not in str(caught.value)
 
 
-def test_a_proxy_replaces_the_storage_addresses() -> None:
-    values = config_of("hub-seattle", backupEgress=None, backupProxy="http://10.10.4.20:3128")
-    config = validate(HubConfig, "hub-test", values, SECRETS)
-    assert config.backup_egress_rules() == [("10.10.4.20/32", 3128)]
-    assert config.backups
-
-
 def test_the_defaults_apply_and_backups_are_off_without_recipients() -> None:
     config = validate(HubConfig, "hub-denver", config_of("hub-denver"), SECRETS)
     assert not config.backups
     assert config.backup_schedule == "15 2 * * *"
     assert config.backup_time_zone == "Etc/UTC"
+
+
+# --- the component on its own: no proxy changes nothing; a proxy; a hub's own storage ---------------------------
+
+HUB_TARGET = "https://denverbackups.blob.denver.azs.contoso.com/ratings-backups"
+HUB_SAS = "sv=2019-07-07&sr=c&sp=rcwl&se=2099-06-30T00:00:00Z&spr=https&sig=sentinel-hub-target-sas-5b1f"
+PROXY_CA = certificate_pem("Contoso TLS Inspection CA")
+PROXY_URL = "http://10.20.8.4:3128"
+PROXY_PASSWORD = "Pr0xy-sentinel-77e1"
+NO_PROXY = effective_no_proxy(
+    service_cidr="10.0.0.0/16",
+    vnet_cidr="10.20.0.0/16",
+    api_server_fqdn="hub-denver.denver.cloudapp.azs.contoso.com",
+    arm_endpoint="https://management.denver.azs.contoso.com",
+    storage_suffix="denver.azs.contoso.com",
+)
+PROXY_VARIABLES = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+
+
+def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+            for o in objects if o["kind"] == "CronJob"}  # fmt: skip
+
+
+def egress_of(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    return {o["metadata"]["name"]: o["spec"].get("egress", []) for o in objects if o["kind"] == "NetworkPolicy"}
+
+
+def test_without_a_proxy_the_objects_are_those_rendered_before_the_egress_model() -> None:
+    """Byte for byte what the component rendered before `egress` and `storage_profile` existed (the golden file was
+    written by that version, from the same inputs); only the pod code's own ConfigMap is left out."""
+    assert canonical(without_pod_code(render())) == GOLDEN.read_text()
+
+
+def test_behind_a_proxy_the_callers_get_it_the_namespace_its_ca_and_the_policies_the_proxy() -> None:
+    proxy = EgressProxy(PROXY_URL, trusted_ca=PROXY_CA)
+    objects = render(egress=proxy, no_proxy=NO_PROXY)
+    (ca,) = [o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"] == CA_CONFIGMAP]
+    assert ca["metadata"]["namespace"] == NAMESPACE
+    assert ca["data"] == {"ca-0.crt": PROXY_CA}
+    callers = {BACKUP_CRONJOB: {"upload"}, VERIFY_CRONJOB: {"fetch", "report"}, RESTORE_TEMPLATE: {"fetch"}}
+    for name, pod in pod_specs(objects).items():
+        assert restricted_violations(pod) == [], name
+        with_proxy = set()
+        for container in pod["initContainers"] + pod["containers"]:
+            env = {item["name"]: item.get("value") for item in container["env"]}
+            mounts = {m["name"] for m in container["volumeMounts"]}
+            if set(env) >= PROXY_VARIABLES:
+                with_proxy.add(container["name"])
+                assert env["HTTPS_PROXY"] == PROXY_URL
+                assert CA_CONFIGMAP in mounts
+            else:
+                assert not PROXY_VARIABLES & set(env), (name, container["name"])
+                assert CA_CONFIGMAP not in mounts, (name, container["name"])
+        assert with_proxy == callers[name]
+    to_proxy = {"to": [{"ipBlock": {"cidr": "10.20.8.4/32"}}], "ports": [{"protocol": "TCP", "port": 3128}]}
+    policies = egress_of(objects)
+    assert policies["ratings-backup-verification"] == [to_proxy]
+    assert policies["ratings-backup"][1:] == policies["ratings-restore"][1:] == [to_proxy]
+    assert "20.60.0.0/16" not in json.dumps(policies)  # the storage's own addresses are no longer reachable
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+
+
+def test_a_proxys_credentials_stay_in_a_secret() -> None:
+    proxy = EgressProxy(f"http://svc-backup:{PROXY_PASSWORD}@10.20.8.4:3128", trusted_ca=PROXY_CA)
+    run = component_run(egress=proxy, no_proxy=NO_PROXY)
+    objects = rendered_objects(run)
+    assert PROXY_PASSWORD not in json.dumps(objects)
+    (secret,) = [r for r in run.by_type("kubernetes:core/v1:Secret") if r.name == "backup-proxy-secret"]
+    values = secret.inputs["stringData"]
+    assert is_secret(values) or all(is_secret(value) for value in values.values())
+    assert set(secret.plain_inputs["stringData"]) == PROXY_VARIABLES
+    assert PROXY_PASSWORD in secret.plain_inputs["stringData"]["HTTPS_PROXY"]
+    upload = pod_specs(objects)[BACKUP_CRONJOB]["containers"][0]
+    assert {"name": "BACKUP_PROXY_DIR", "value": "/etc/backup/proxy"} in upload["env"]
+    assert not PROXY_VARIABLES & {e["name"] for e in upload["env"]}
+
+
+def test_a_hubs_own_storage_behind_the_proxy_is_reached_directly() -> None:
+    """The no-proxy list sends the hub's storage suffix directly: the policies allow its addresses, not the proxy."""
+    proxy = EgressProxy(PROXY_URL, trusted_ca=PROXY_CA)
+    objects = render(container_url=HUB_TARGET, sas_token=pulumi.Output.secret(HUB_SAS), storage_profile="azurestack",
+                     storage_egress=[("192.168.102.0/24", 443)], egress=proxy, no_proxy=NO_PROXY)  # fmt: skip
+    direct = {"to": [{"ipBlock": {"cidr": "192.168.102.0/24"}}], "ports": [{"protocol": "TCP", "port": 443}]}
+    policies = egress_of(objects)
+    assert policies["ratings-backup-verification"] == [direct]
+    assert "10.20.8.4/32" not in json.dumps(policies)
+    for name, pod in pod_specs(objects).items():
+        for container in pod["initContainers"] + pod["containers"]:
+            if container["image"].startswith("python"):
+                assert container["command"][-2:] == ["--storage-profile", "azurestack"], (name, container["name"])
+    assert "sentinel-hub-target-sas" not in json.dumps(objects)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"egress": EgressProxy(PROXY_URL), "container_url": pulumi.Output.from_input(HUB_TARGET)},
+         "container_url must be a plain string when egress is set"),
+        ({"storage_egress": []}, r"storage_egress: at least one \(CIDR, port\) pair: the pods reach the storage"),
+        ({"storage_egress": [], "egress": EgressProxy(PROXY_URL), "no_proxy": NO_PROXY, "container_url": HUB_TARGET},
+         r"directly \(the no-proxy list covers its host\)"),
+        ({"storage_egress": [("10.20.8.4/32", 3128)], "egress": EgressProxy(PROXY_URL), "no_proxy": NO_PROXY,
+          "container_url": HUB_TARGET},
+         r"names the egress proxy, but the pods reach the storage directly \(the no-proxy list covers its host\): "
+         "give the storage endpoint's address ranges on 443"),
+        ({"storage_profile": "azurestack", "block_mib": 128}, r"block size 128 MiB: 1 to 100 \(storage profile"),
+        ({"storage_profile": "s3"}, "storage profile 's3': must be 'azure' or 'azurestack'"),
+    ],
+)  # fmt: skip
+def test_arguments_that_cannot_work_are_refused(overrides: dict[str, Any], message: str) -> None:
+    provider = k8s.Provider("unused", kubeconfig="{}", opts=pulumi.ResourceOptions())
+    with pytest.raises(ValueError, match=message):
+        base_args(provider, **overrides)
+
+
+def test_checkov_finds_nothing_behind_a_proxy_or_on_a_hub_target(tmp_path: Path) -> None:
+    checkov()
+    proxy = EgressProxy(f"http://svc-backup:{PROXY_PASSWORD}@10.20.8.4:3128", trusted_ca=PROXY_CA)
+    write_manifests(component_run(egress=proxy, no_proxy=NO_PROXY), tmp_path / "proxy")
+    hub = component_run(container_url=HUB_TARGET, storage_profile="azurestack", egress=proxy, no_proxy=NO_PROXY,
+                        storage_egress=[("192.168.102.0/24", 443)])  # fmt: skip
+    write_manifests(hub, tmp_path / "hub")
+    result = scan(tmp_path)
+    assert result["summary"]["resource_count"] >= 20
+    assert result["results"]["failed_checks"] == []
+    assert {c["check_id"] for c in result["results"]["skipped_checks"]} <= CHECKOV_EXCEPTIONS

@@ -11,6 +11,11 @@ emptyDir:
   upload step can read the whole encrypted file (SHA-256 first, blocks retried from the file).
 - verification (CronJob): `fetch` -> `restore` (scratch mongod on loopback in the pod) -> `report`.
 - restore (Job, created for the occasion): `fetch` -> `restore` into the replica set.
+
+Behind an egress proxy (`JobSettings.egress`), the steps that talk to the storage (`STORAGE_CALLERS`) get the
+proxy variables and the proxy's CA (`workloads.egress.with_egress`); the mongo-image steps, which talk to the
+database only, get nothing. Whether the storage itself is reached through the proxy is the no-proxy list's decision
+(`storage_through_proxy`): a hub's own storage usually is not, and the NetworkPolicies follow that decision.
 """
 
 from __future__ import annotations
@@ -19,9 +24,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
+from planning.egress import EgressProxy, proxy_environment
+from workloads.backup.pod.common import PROXY_DIR_VARIABLE
+from workloads.backup.pod.profiles import DEFAULT_PROFILE, ProfileName
 from workloads.backup.pod.runs import LATEST
 from workloads.backup.scripts import RECIPIENTS_DIR, SCRIPTS_DIR, WORK_DIR
+from workloads.egress import proxy_egress_rules, with_egress
 from workloads.mongo import MONGODB_UID
 from workloads.scan_exceptions import PULL_POLICY, ScanException, image_exceptions
 
@@ -33,9 +43,13 @@ UID = MONGODB_UID
 STORAGE_MOUNT = "/etc/backup/storage"
 MONGO_CONFIG_MOUNT = "/etc/backup/mongo"
 KEY_MOUNT = "/etc/backup/key"
+PROXY_MOUNT = "/etc/backup/proxy"
+"""The proxy variables as files, when the proxy's URLs carry credentials (`pod.common.load_proxy_files`)."""
 BACKUP_LABELS = {"app.kubernetes.io/name": "ratings-backup"}
 VERIFY_LABELS = {"app.kubernetes.io/name": "ratings-backup-verification"}
 RESTORE_LABELS = {"app.kubernetes.io/name": "ratings-restore"}
+STORAGE_CALLERS = {"backup": ("upload",), "verification": ("fetch", "report"), "restore": ("fetch",)}
+"""The containers of each pod that talk to the storage: the only ones that get the proxy."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ class Names:
     """`python_files()`."""
     mongo_configmap: str = "ratings-backup-scripts"
     """`scripts.mongo_scripts(...)`."""
+    proxy_secret: str = "ratings-backup-proxy"  # noqa: S105 (a Secret's name)
+    """One key per proxy variable (`proxy_secret_data`), made only when the proxy's URLs carry credentials."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +98,12 @@ class JobSettings:
     mongo_image: str
     python_image: str
     block_mib: int = 8
-    https_proxy: str | None = None
-    """`http://<proxy>:<port>` when the storage is reached through an egress proxy."""
+    storage_profile: ProfileName = DEFAULT_PROFILE
+    """The kind of storage (`workloads.backup.pod.profiles`); the Python steps are told it unless it is the default."""
+    egress: EgressProxy | None = None
+    """The hub's egress proxy, if it has one: the storage callers get its variables and CA."""
+    no_proxy: Sequence[str] = ()
+    """The effective no-proxy list (`planning.egress.effective_no_proxy`), with `egress`."""
     work_size: str = "4Gi"
     """emptyDir limit: the plaintext and the encrypted archive side by side, or the scratch database."""
     restore_memory: str = "2Gi"
@@ -117,10 +137,8 @@ def _security() -> dict[str, Any]:
     }
 
 
-def _env(settings: JobSettings, extra: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+def _env(extra: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     values = {"HOME": "/tmp", "BACKUP_WORK": WORK_DIR, **(extra or {})}  # noqa: S108 (an emptyDir)
-    if settings.https_proxy:
-        values["HTTPS_PROXY"] = settings.https_proxy
     return [{"name": key, "value": value} for key, value in values.items()]
 
 
@@ -150,8 +168,9 @@ def _container(
 
 
 def _python_step(settings: JobSettings, name: str, module: str, args: list[str], mounts: list[tuple[str, str]]) -> Any:
-    env = _env(settings, {"PYTHONPATH": PYTHON_ROOT, "PYTHONDONTWRITEBYTECODE": "1"})
-    command = ["python", "-S", "-m", f"{POD_PACKAGE}.{module}", *args]
+    env = _env({"PYTHONPATH": PYTHON_ROOT, "PYTHONDONTWRITEBYTECODE": "1"})
+    profile = [] if settings.storage_profile == DEFAULT_PROFILE else ["--storage-profile", settings.storage_profile]
+    command = ["python", "-S", "-m", f"{POD_PACKAGE}.{module}", *args, *profile]
     memory = f"{2 * settings.block_mib + 96}Mi"
     limits = Resources("50m", memory, "500m", memory)
     return _container(
@@ -203,7 +222,7 @@ def backup_pod_spec(settings: JobSettings) -> dict[str, Any]:
         name="dump",
         image=settings.mongo_image,
         command=["/bin/bash", f"{SCRIPTS_DIR}/dump.sh"],
-        env=_env(settings, {"MONGODUMP_CONFIG": f"{MONGO_CONFIG_MOUNT}/config.yaml"}),
+        env=_env({"MONGODUMP_CONFIG": f"{MONGO_CONFIG_MOUNT}/config.yaml"}),
         mounts=[("work", WORK_DIR), ("tmp", "/tmp"), ("scripts", SCRIPTS_DIR), ("mongo-config", MONGO_CONFIG_MOUNT),  # noqa: S108
          ("recipients", RECIPIENTS_DIR)],
         limits=Resources("100m", "256Mi", "1", "512Mi"),
@@ -216,7 +235,7 @@ def backup_pod_spec(settings: JobSettings) -> dict[str, Any]:
          "--recipients", RECIPIENTS_DIR, "--block-kib", str(settings.block_mib * 1024)],
         [("work", WORK_DIR), ("storage", STORAGE_MOUNT), ("recipients", RECIPIENTS_DIR)],
     )  # fmt: skip
-    return _pod(
+    spec = _pod(
         settings,
         [dump],
         [upload],
@@ -226,6 +245,7 @@ def backup_pod_spec(settings: JobSettings) -> dict[str, Any]:
             {"name": "recipients", "configMap": {"name": names.recipients_configmap, "defaultMode": 0o444}},
         ],
     )
+    return _with_egress(spec, STORAGE_CALLERS["backup"], settings)
 
 
 def verify_pod_spec(settings: JobSettings) -> dict[str, Any]:
@@ -243,7 +263,7 @@ def verify_pod_spec(settings: JobSettings) -> dict[str, Any]:
         name="restore",
         image=settings.mongo_image,
         command=["/bin/bash", f"{SCRIPTS_DIR}/verify-restore.sh"],
-        env=_env(settings, {"RESTORE_KEY": f"{KEY_MOUNT}/key.pem"}),
+        env=_env({"RESTORE_KEY": f"{KEY_MOUNT}/key.pem"}),
         mounts=[("work", WORK_DIR), ("tmp", "/tmp"), ("scripts", SCRIPTS_DIR), ("key", KEY_MOUNT)],  # noqa: S108
         limits=Resources("250m", settings.restore_memory, "2", settings.restore_memory),
     )
@@ -254,12 +274,13 @@ def verify_pod_spec(settings: JobSettings) -> dict[str, Any]:
         ["--work", WORK_DIR, "--sas-file", f"{STORAGE_MOUNT}/url"],
         [("work", WORK_DIR), ("storage", STORAGE_MOUNT)],
     )
-    return _pod(
+    spec = _pod(
         settings,
         [fetch, restore],
         [report],
         [_secret_volume("storage", names.storage_secret), _secret_volume("key", names.key_secret)],
     )
+    return _with_egress(spec, STORAGE_CALLERS["verification"], settings)
 
 
 def restore_pod_spec(settings: JobSettings, select: str = LATEST) -> dict[str, Any]:
@@ -277,12 +298,12 @@ def restore_pod_spec(settings: JobSettings, select: str = LATEST) -> dict[str, A
         name="restore",
         image=settings.mongo_image,
         command=["/bin/bash", f"{SCRIPTS_DIR}/restore.sh"],
-        env=_env(settings, restore_env),
+        env=_env(restore_env),
         mounts=[("work", WORK_DIR), ("tmp", "/tmp"), ("scripts", SCRIPTS_DIR), ("key", KEY_MOUNT),  # noqa: S108
                 ("mongo-config", MONGO_CONFIG_MOUNT)],
         limits=Resources("250m", settings.restore_memory, "2", settings.restore_memory),
     )  # fmt: skip
-    return _pod(
+    spec = _pod(
         settings,
         [fetch],
         [restore],
@@ -292,6 +313,59 @@ def restore_pod_spec(settings: JobSettings, select: str = LATEST) -> dict[str, A
             _secret_volume("mongo-config", names.restore_config_secret),
         ],
     )
+    return _with_egress(spec, STORAGE_CALLERS["restore"], settings)
+
+
+def _with_egress(spec: dict[str, Any], callers: Sequence[str], settings: JobSettings) -> dict[str, Any]:
+    """The pod as it is without a proxy; with one, its storage callers get the proxy variables and the CA.
+
+    When the proxy's URLs carry credentials, the variables are files of the `proxy_secret` Secret, mounted into the
+    callers only, rather than values in the pod spec (and so in the CronJob, the stack's state and every rendered
+    manifest) in plain text, or environment variables taken from a Secret (which any process of the container and
+    anything that can read its environment sees); the steps load them before making a client.
+    """
+    proxy = settings.egress
+    if proxy is None:
+        return spec
+    result = with_egress(spec, callers, proxy, settings.no_proxy)
+    if not proxy.has_credentials:
+        return result
+    variables = set(proxy_environment(proxy, settings.no_proxy))
+    for group in ("initContainers", "containers"):
+        for container in result.get(group) or []:
+            if container["name"] not in callers:
+                continue
+            kept = [item for item in container["env"] if item["name"] not in variables]
+            container["env"] = [*kept, {"name": PROXY_DIR_VARIABLE, "value": PROXY_MOUNT}]
+            container["volumeMounts"] = [*container["volumeMounts"],
+                                         {"name": "proxy", "mountPath": PROXY_MOUNT, "readOnly": True}]  # fmt: skip
+    result["volumes"] = [*result["volumes"], _secret_volume("proxy", settings.names.proxy_secret)]
+    return result
+
+
+def proxy_secret_data(settings: JobSettings) -> dict[str, str] | None:
+    """What the `proxy_secret` Secret holds: the proxy variables, when the proxy's URLs carry credentials."""
+    proxy = settings.egress
+    if proxy is None or not proxy.has_credentials:
+        return None
+    return proxy_environment(proxy, settings.no_proxy)
+
+
+def storage_through_proxy(container_url: str, proxy: EgressProxy | None, no_proxy: Sequence[str]) -> bool:
+    """Whether the pods reach the storage through the proxy: the decision of the pods' own client (urllib).
+
+    urllib reads no CIDR in `no_proxy` and matches each entry, any leading dot ignored, as the host itself or a
+    suffix after a dot (`urllib.request.proxy_bypass_environment`; the tests hold this to it). The effective no-proxy
+    list holds the hub's storage suffix, so a storage account on the hub itself is reached directly.
+    """
+    if proxy is None:
+        return False
+    host = (urlsplit(container_url).hostname or "").lower()
+    for entry in no_proxy:
+        name = entry.strip().lstrip(".").lower()
+        if name and (host == name or host.endswith(f".{name}")):
+            return False
+    return True
 
 
 def scan_exceptions(settings: JobSettings) -> list[ScanException]:
@@ -360,17 +434,21 @@ def network_policies(
     database_labels: Mapping[str, str],
     database_port: int,
     storage_egress: Sequence[tuple[str, int]],
+    proxy: EgressProxy | None = None,
 ) -> list[dict[str, Any]]:
     """Egress of the backup, verification and restore pods: the database (backup, restore) and the storage.
 
-    `storage_egress` is (CIDR, port) pairs: the storage endpoint's addresses on 443, or the egress proxy's
-    address and port. NetworkPolicy matches addresses, not names; the storage account's addresses are not
-    promised to stay, so a proxy that allows the storage host by name is the steadier choice where a hub has one.
-    DNS is left to the namespace's allow-dns policy. The database's own policy must admit the backup and restore
-    pods too (`database_ingress_peers`).
+    `storage_egress` is (CIDR, port) pairs the pods reach directly: the storage endpoint's addresses on 443.
+    `proxy` is the egress proxy when the storage is reached through it (`storage_through_proxy`): its addresses
+    and ports (`workloads.egress.proxy_egress_rules`) then come first. NetworkPolicy matches addresses, not names;
+    the storage account's addresses are not promised to stay, so a proxy that allows the storage host by name is
+    the steadier choice where a hub has one. DNS is left to the namespace's allow-dns policy. The database's own
+    policy must admit the backup and restore pods too (`database_ingress_peers`).
     """
     storage = [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": port}]}
                for cidr, port in storage_egress]  # fmt: skip
+    if proxy is not None:
+        storage = [*proxy_egress_rules(proxy), *storage]
     database = {"to": [{"podSelector": {"matchLabels": dict(database_labels)}}],
                 "ports": [{"protocol": "TCP", "port": database_port}]}  # fmt: skip
 

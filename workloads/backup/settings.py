@@ -21,7 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from workloads.backup.pod.blob import API_VERSION, MAX_BLOCK_BYTES, MIB
+from workloads.backup.pod.profiles import AZURE_STACK_HUB, DEFAULT_PROFILE, MIB, storage_profile
 from workloads.backup.scripts import Recipient
 
 DEFAULT_SCHEDULE = "15 2 * * *"
@@ -163,19 +163,59 @@ def check_pinned_image(reference: str) -> str:
     return reference
 
 
-def check_block_mib(value: int) -> int:
-    """Block size in MiB: 1 to 4000 (each block is held in memory by the uploader)."""
-    if not 1 <= value <= MAX_BLOCK_BYTES // MIB:
-        raise ValueError(f"backup block size {value} MiB: 1 to {MAX_BLOCK_BYTES // MIB}")
+def check_storage_profile(name: str) -> str:
+    """The kind of storage the backups go to (`workloads.backup.pod.profiles`): `azure` or `azurestack`."""
+    return storage_profile(name).name
+
+
+def check_block_mib(value: int, profile: str = DEFAULT_PROFILE) -> int:
+    """Block size in MiB: 1 to the profile's largest block (4000 on Azure, 100 on a hub); the uploader holds each
+    block in memory."""
+    largest = storage_profile(profile).max_block_bytes // MIB
+    if not 1 <= value <= largest:
+        raise ValueError(f"backup block size {value} MiB: 1 to {largest} (storage profile {profile})")
     return value
 
 
-def check_hub_sas(container_url: str, sas_token: str, now: datetime | None = None) -> datetime:
-    """The hubs' SAS: version, permissions (rcwl, no delete), HTTPS only, not expired. Returns its expiry."""
+_AZURE_STORAGE_SUFFIXES = (".core.windows.net", ".core.usgovcloudapi.net", ".core.chinacloudapi.cn")
+"""Blob endpoints of Azure's clouds: a hub's own storage is never under them."""
+
+
+def check_container_url(url: str, profile: str = DEFAULT_PROFILE) -> str:
+    """A backup container URL: `https://<blob endpoint>/<container>`, with no query (the SAS is kept apart).
+
+    The profile is never guessed from the URL, but a URL that cannot belong to it is refused: an Azure Stack Hub's
+    storage is not under Azure's endpoint suffixes.
+    """
+    parts = urlsplit(url.strip())
+    shown = "https://<account>.blob.<region>.<domain>/<container>"
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"backup container URL {url!r}: must be {shown} (https)")
+    if parts.query or parts.fragment:
+        raise ValueError("backup container URL: must not carry a query or a SAS (the SAS is a secret of its own)")
+    container = parts.path.strip("/")
+    if not re.fullmatch(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]", container):
+        raise ValueError(
+            f"backup container URL {url!r}: the path must be one container name (3 to 63 lowercase letters, digits "
+            "and single dashes)"
+        )
+    if storage_profile(profile) is AZURE_STACK_HUB and parts.hostname.endswith(_AZURE_STORAGE_SUFFIXES):
+        raise ValueError(
+            f"backup container URL {url!r} is an Azure storage account, not a hub's: its storage profile is 'azure'"
+        )
+    return f"https://{parts.netloc}/{container}"
+
+
+def check_hub_sas(
+    container_url: str, sas_token: str, now: datetime | None = None, *, profile: str = DEFAULT_PROFILE
+) -> datetime:
+    """The hubs' SAS: version (what the profile's storage accepts), permissions (rcwl, no delete), HTTPS only, not
+    expired. Returns its expiry."""
     fields = dict(parse_qsl(sas_token.lstrip("?"), keep_blank_values=True))
     problems = []
-    if fields.get("sv", "") < API_VERSION:
-        problems.append(f"service version sv={fields.get('sv', '(none)')} (needs {API_VERSION} or later)")
+    version_problem = storage_profile(profile).sas_version_problem(fields.get("sv", ""))
+    if version_problem is not None:
+        problems.append(version_problem)
     permissions = fields.get("sp", "")
     if missing := sorted(set(HUB_SAS_PERMISSIONS) - set(permissions)):
         problems.append(f"permissions sp={permissions} lack {''.join(missing)}")

@@ -2,12 +2,15 @@
 
 Uploads are Put Block (fixed-size blocks, each with its Content-MD5 so the service rejects a block damaged in
 transit) then Put Block List: the service refuses chunked transfer encoding, and a block blob takes at most 50,000
-blocks of at most 4000 MiB at service version 2019-12-12 and later. Every commit carries `If-None-Match: *`, so
-this client never replaces a blob; the container's retention policy makes that true for anyone holding the SAS.
+blocks, each at most the storage profile's limit (4000 MiB on Azure at 2019-12-12, 100 MiB on an Azure Stack Hub at
+2019-07-07; `profiles`). Every request carries the profile's `x-ms-version`. Every commit carries
+`If-None-Match: *`, so this client never replaces a blob; on Azure the container's retention policy makes that true
+for anyone holding the SAS, on a hub nothing here does (`profiles`).
 
 Transient failures (connection errors, timeouts, 408/429/5xx, a block damaged in transit) are retried a few times
 with a growing pause; anything else stops at once with a message that says what to do. A proxy named by the usual
-`https_proxy`/`http_proxy`/`no_proxy` variables is used, as urllib does by default.
+`https_proxy`/`http_proxy`/`no_proxy` variables is used, as urllib does by default (a proxy with credentials comes
+as files, which `common.load_proxy_files` turns into those variables first).
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-API_VERSION = "2019-12-12"
-"""Sent as `x-ms-version`; the first version that allows blocks of up to 4000 MiB."""
-MIB = 1024 * 1024
-MAX_BLOCK_BYTES = 4000 * MIB
+from .profiles import AZURE, AZURE_STACK_HUB, MIB, StorageProfile
+
+MAX_BLOCK_BYTES = AZURE.max_block_bytes
+"""The largest block of any profile."""
 MAX_BLOCKS = 50_000
 _TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 _TRANSIENT_CODES = frozenset({"Md5Mismatch"})
@@ -83,12 +86,12 @@ class ContainerSas:
         except ValueError:
             return None
 
-    def problems(self, needs: str) -> list[str]:
+    def problems(self, needs: str, profile: StorageProfile = AZURE) -> list[str]:
         """Why this SAS cannot serve an operation needing the permission letters `needs` (empty: it can)."""
         problems = []
-        version = self.fields.get("sv", "")
-        if version < API_VERSION:
-            problems.append(f"the SAS names service version {version or '(none)'}; {API_VERSION} or later is needed")
+        version_problem = profile.sas_version_problem(self.fields.get("sv", ""))
+        if version_problem is not None:
+            problems.append(f"the SAS's {version_problem}")
         missing = sorted(set(needs) - set(self.fields.get("sp", "")))
         if missing:
             problems.append(f"the SAS lacks permission {''.join(missing)} (it has {self.fields.get('sp', '')!r})")
@@ -116,14 +119,22 @@ def block_id(index: int) -> str:
     return base64.b64encode(f"block-{index:06d}".encode()).decode()
 
 
-def plan_block_size(total: int, preferred: int) -> int:
+def plan_block_size(total: int, preferred: int, profile: StorageProfile = AZURE) -> int:
     """The block size for `total` bytes: `preferred`, grown to fit in 50,000 blocks; refused past the maximum."""
     if preferred < 1:
         raise ValueError("the block size must be positive")
+    largest = profile.max_block_bytes
+    if preferred > largest:
+        raise ValueError(
+            f"blocks of {preferred} bytes are larger than {profile.where} takes at service version "
+            f"{profile.service_version} ({largest} bytes, {largest // MIB} MiB)"
+        )
     needed = -(-total // MAX_BLOCKS)
     size = max(preferred, -(-needed // MIB) * MIB) if needed > preferred else preferred
-    if size > MAX_BLOCK_BYTES:
-        raise ValueError(f"{total} bytes do not fit in {MAX_BLOCKS} blocks of at most {MAX_BLOCK_BYTES} bytes")
+    if size > largest:
+        raise ValueError(
+            f"{total} bytes do not fit in {MAX_BLOCKS} blocks of at most {largest} bytes ({profile.where})"
+        )
     return size
 
 
@@ -134,6 +145,7 @@ class BlobClient:
         self,
         sas: ContainerSas,
         *,
+        profile: StorageProfile = AZURE,
         attempts: int = 4,
         pause: float = 1.0,
         timeout: float = 60.0,
@@ -141,6 +153,7 @@ class BlobClient:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.sas = sas
+        self.profile = profile
         self.attempts = attempts
         self.pause = pause
         self.timeout = timeout
@@ -236,7 +249,7 @@ class BlobClient:
 
     def _open(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> IO[bytes]:
         request = urllib.request.Request(url, data=body, method=method)  # noqa: S310 (https or the test emulator)
-        request.add_header("x-ms-version", API_VERSION)
+        request.add_header("x-ms-version", self.profile.service_version)
         request.add_header("x-ms-date", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime()))
         for name, value in headers.items():
             request.add_header(name, value)
@@ -286,9 +299,25 @@ class BlobClient:
         detail = f"{error.code} {code or error.reason}" + (f": {message}" if message else "")
         if error.code == 403:
             text = f"backup storage refused the SAS when trying to {what} ({detail}): {self._why_refused()}"
+        elif error.code == 409 and code == "BlobAlreadyExists":
+            text = (
+                f"backup storage refused to {what} ({detail}): a blob of that name exists, and backups never "
+                "replace one"
+            )
+        elif error.code == 400 and code == "InvalidHeaderValue" and b"x-ms-version" in body:
+            text = (
+                f"backup storage rejected the request to {what} ({detail}): it does not accept service version "
+                f"{self.profile.service_version} (storage profile {self.profile.name!r}); {self._version_advice()}"
+            )
         else:
             text = f"backup storage rejected the request to {what} ({detail})"
         return StorageError(text, status=error.code, code=code, attempts=attempt)
+
+    def _version_advice(self) -> str:
+        hub = AZURE_STACK_HUB
+        if self.profile.name != hub.name:
+            return f"{hub.where} takes versions up to {hub.service_version}: set the storage profile to {hub.name!r}"
+        return "Azure Stack Hub releases before 2008 take older versions only: update the hub"
 
     def _why_refused(self) -> str:
         expiry = self.sas.expiry

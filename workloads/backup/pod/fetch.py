@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .blob import BlobClient, StorageError
-from .common import log, read_sas, write_status
+from .common import add_storage_arguments, load_proxy_files, log, read_sas, write_status
+from .profiles import PROFILES
 from .runs import (
     ARCHIVE,
     LATEST,
@@ -38,8 +39,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--select", default=LATEST, help="latest, latest-verified, or <hub>/<stamp>")
     parser.add_argument("--work", type=Path, default=Path("/work"))
     parser.add_argument("--sas-file", type=Path, required=True)
-    parser.add_argument("--attempts", type=int, default=4)
-    parser.add_argument("--pause", type=float, default=2.0)
+    add_storage_arguments(parser)
     parser.add_argument("--record-failure", action="store_true", help="record a failure in fetch.json, exit 0")
     return parser.parse_args(argv)
 
@@ -73,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status = args.work / STATUS
     status.unlink(missing_ok=True)
     try:
-        client = BlobClient(read_sas(args.sas_file, READER_PERMISSIONS), attempts=args.attempts, pause=args.pause)
+        profile = PROFILES[args.storage_profile]
+        load_proxy_files()
+        sas = read_sas(args.sas_file, READER_PERMISSIONS, profile)
+        client = BlobClient(sas, profile=profile, attempts=args.attempts, pause=args.pause)
         chosen = fetch(client, args.hub, args.select, args.work)
     except (StorageError, SelectionError, ManifestError, OSError, ValueError) as error:
         log(f"fetch FAILED: {error}")

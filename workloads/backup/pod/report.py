@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from .blob import BlobClient, StorageError
-from .common import log, read_sas, read_status
+from .common import add_storage_arguments, load_proxy_files, log, read_sas, read_status
+from .profiles import PROFILES
 from .runs import MANIFEST, VERIFIED_PREFIX, Run, compare_counts, stamp
 
 MARKER_PERMISSIONS = "cl"
@@ -41,8 +42,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path("/work"))
     parser.add_argument("--sas-file", type=Path, help="to record a success in storage (needs create and list)")
     parser.add_argument("--termination-log", type=Path, default=Path("/dev/termination-log"))
-    parser.add_argument("--attempts", type=int, default=4)
-    parser.add_argument("--pause", type=float, default=2.0)
+    add_storage_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -117,7 +117,10 @@ def main(argv: Sequence[str] | None = None, now: datetime | None = None) -> int:
         log(f"  {line}")
     if result.ok and args.sas_file is not None:
         try:
-            client = BlobClient(read_sas(args.sas_file, MARKER_PERMISSIONS), attempts=args.attempts, pause=args.pause)
+            profile = PROFILES[args.storage_profile]
+            load_proxy_files()
+            sas = read_sas(args.sas_file, MARKER_PERMISSIONS, profile)
+            client = BlobClient(sas, profile=profile, attempts=args.attempts, pause=args.pause)
             log(f"recorded {record_success(client, result, moment)}")
         except StorageError as error:
             result.ok = False

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .archive import ArchiveError, summarize_file
-from .blob import MIB, BlobClient, StorageError, plan_block_size, read_blocks
-from .common import certificate_fingerprints, key_values, log, read_sas
+from .blob import BlobClient, StorageError, plan_block_size, read_blocks
+from .common import add_storage_arguments, certificate_fingerprints, key_values, load_proxy_files, log, read_sas
+from .profiles import MIB, PROFILES
 from .runs import ARCHIVE, MANIFEST, build_manifest, check_hub, run_prefix
 
 PLAINTEXT = "archive.gz"
@@ -34,8 +35,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sas-file", type=Path, required=True, help="container URL with its SAS (a Secret)")
     parser.add_argument("--recipients", type=Path, required=True, help="directory of the recipients' certificates")
     parser.add_argument("--block-kib", type=int, default=8192, help="block size (grown to fit 50,000 blocks)")
-    parser.add_argument("--attempts", type=int, default=4)
-    parser.add_argument("--pause", type=float, default=2.0, help="seconds before the first retry (then doubled)")
+    add_storage_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -63,14 +63,16 @@ def run(args: argparse.Namespace) -> str:
         summary = summarize_file(work / PLAINTEXT)
     finally:
         (work / PLAINTEXT).unlink(missing_ok=True)  # the plaintext never outlives this step
-    sas = read_sas(args.sas_file, WRITER_PERMISSIONS)
-    client = BlobClient(sas, attempts=args.attempts, pause=args.pause)
+    profile = PROFILES[args.storage_profile]
+    load_proxy_files()
+    sas = read_sas(args.sas_file, WRITER_PERMISSIONS, profile)
+    client = BlobClient(sas, profile=profile, attempts=args.attempts, pause=args.pause)
     log(
         f"dump holds {len(summary.collections)} collections, {sum(summary.collections.values())} documents and "
         f"{summary.oplog.entries} oplog entries"
     )
     size, sha = sha256_file(work / ENCRYPTED)
-    block_size = plan_block_size(size, args.block_kib * 1024)
+    block_size = plan_block_size(size, args.block_kib * 1024, profile)
     blocks = 0
     started = time.monotonic()
     with (work / ENCRYPTED).open("rb") as stream:
