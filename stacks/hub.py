@@ -75,11 +75,13 @@ from stacks.contracts import (
     StackOutputs,
     hub_exports,
 )
+from workloads.backup.jobs import storage_through_proxy
 from workloads.backup.settings import (
     DEFAULT_SCHEDULE,
     DEFAULT_TIME_ZONE,
     DEFAULT_VERIFY_SCHEDULE,
     RecipientCertificate,
+    check_container_url,
     check_cron,
     check_egress_cidrs,
     check_hub_sas,
@@ -168,6 +170,19 @@ def _ssh_public_key(value: str) -> str:
     if not isinstance(key, rsa.RSAPublicKey) or key.key_size < 2048:
         raise ValueError("must be an RSA key of 2048 bits or more (ssh-rsa): AKS Engine's linuxProfile takes RSA")
     return value.strip()
+
+
+class BackupTargetConfig(StackConfig):
+    """`backupTarget`: a backup container other than the shared stack's, e.g. a storage account on the hub itself."""
+
+    container_url: str = Field(description="https://<account>.blob.<region>.<domain>/<container>")
+    profile: Literal["azure", "azurestack"] = Field(
+        default="azure", description="azurestack: an Azure Stack Hub's own Blob service (service version 2019-07-07)"
+    )
+
+
+# The shared stack's container, as the pods' client decides its route: a representative URL of Azure's Blob endpoint.
+SHARED_STORAGE_URL = "https://account.blob.core.windows.net/backups"
 
 
 ImageTag = Annotated[str, AfterValidator(_rule(image_tag_problem))]
@@ -288,6 +303,10 @@ class HubConfig(StackConfig):
     backup_verification_key: SecretStr | None = Field(
         default=None, description="PEM private key of this hub's verification recipient (one of backupRecipients)"
     )
+    backup_target: BackupTargetConfig | None = Field(
+        default=None, description="where backups go instead of the shared stack's container"
+    )
+    backup_target_sas: SecretStr | None = Field(default=None, description="the container SAS of backupTarget (rcwl)")
     backup_schedule: BackupSchedule = Field(default=DEFAULT_SCHEDULE, description="the backup CronJob's schedule")
     backup_verify_schedule: BackupSchedule = Field(
         default=DEFAULT_VERIFY_SCHEDULE, description="the verification CronJob's schedule"
@@ -319,10 +338,27 @@ class HubConfig(StackConfig):
         """The checked recipients, in config order."""
         return [check_recipient(f"{name}.pem", pem) for name, pem in (self.backup_recipients or {}).items()]
 
-    def backup_egress_rules(self) -> list[tuple[str, int]]:
+    @property
+    def backups_to_shared(self) -> bool:
+        """Whether backups go to the shared stack's container (backups on, no backupTarget)."""
+        return self.backups and self.backup_target is None
+
+    def backup_storage_through_proxy(self, container_url: str | None = None) -> bool:
+        """Whether the backup pods reach their storage through the egress proxy, as their client decides it."""
+        proxy = self.proxy()
+        if proxy is None:
+            return False
+        url = container_url or (self.backup_target.container_url if self.backup_target else SHARED_STORAGE_URL)
+        try:
+            no_proxy = self.no_proxy()
+        except ValueError:  # a bad noProxy entry: reported under egressProxy
+            return False
+        return storage_through_proxy(url, proxy, no_proxy)
+
+    def backup_egress_rules(self, container_url: str | None = None) -> list[tuple[str, int]]:
         """(CIDR, port) pairs the backup pods may reach: the egress proxy, or the storage endpoint on 443."""
         proxy = self.proxy()
-        if proxy is not None:
+        if proxy is not None and self.backup_storage_through_proxy(container_url):
             ports = sorted({e.port for e in proxy.endpoints})
             return [(cidr, port) for cidr in proxy_cidrs(proxy) for port in ports]
         return [(cidr, 443) for cidr in self.backup_egress or []]
@@ -518,27 +554,33 @@ class HubConfig(StackConfig):
         return problems
 
     def _egress_problems(self) -> list[Problem]:
-        if self.egress_proxy is None:
-            return []
-        secret = "egressProxy" in self.secret_keys
-        found = egress_proxy_problems(self.egress_proxy.proxy(), secret=secret, service_cidr=SERVICE_CIDR)
-        problems = [Problem(f"egressProxy.{key}", REDACTED if secret else self._egress_value(key), message)
-                    for key, message in found]  # fmt: skip
-        if found:
+        problems = self._egress_setting_problems()
+        if self.egress_proxy is None or problems:
             return problems
-        try:
-            no_proxy = self.no_proxy()
-        except ValueError as error:
-            return [Problem("egressProxy.noProxy", repr(list(self.egress_proxy.no_proxy)), str(error))]
         if self.egress_node_image is None:
             required = (
                 "is required with egressProxy: the nodes' proxy configurator needs a pinned image from a registry "
                 "they reach without the proxy (the site's mirror)"
             )
             problems.append(Problem("egressNodeImage", "(not set)", required))
-        elif (why := node_image_problem(self.egress_node_image, no_proxy)) is not None:
+        elif (why := node_image_problem(self.egress_node_image, self.no_proxy())) is not None:
             problems.append(Problem("egressNodeImage", repr(self.egress_node_image), why))
         return problems
+
+    def _egress_setting_problems(self) -> list[Problem]:
+        """What is wrong with egressProxy itself (the URLs, the CA, the no-proxy list)."""
+        if self.egress_proxy is None:
+            return []
+        secret = "egressProxy" in self.secret_keys
+        found = egress_proxy_problems(self.egress_proxy.proxy(), secret=secret, service_cidr=SERVICE_CIDR)
+        if found:
+            return [Problem(f"egressProxy.{key}", REDACTED if secret else self._egress_value(key), message)
+                    for key, message in found]  # fmt: skip
+        try:
+            self.no_proxy()
+        except ValueError as error:
+            return [Problem("egressProxy.noProxy", repr(list(self.egress_proxy.no_proxy)), str(error))]
+        return []
 
     def _egress_value(self, key: str) -> str:
         """A sub-key's value as an error may show it: URLs without credentials, a CA bundle by its size."""
@@ -553,23 +595,53 @@ class HubConfig(StackConfig):
             return f"(a PEM bundle of {len(value)} characters)"
         return repr(list(value) if isinstance(value, tuple) else value)
 
+    def _backup_target_problems(self) -> list[Problem]:
+        target = self.backup_target
+        if target is None:
+            if self.backup_target_sas is not None:
+                return [Problem("backupTargetSas", REDACTED, "set only with backupTarget")]
+            return []
+        try:
+            check_container_url(target.container_url, target.profile)
+        except ValueError as error:
+            return [Problem("backupTarget.containerUrl", repr(target.container_url), str(error))]
+        if self.backup_target_sas is None:
+            why = (
+                "required with backupTarget: the container SAS (rcwl, HTTPS only, no delete), set with "
+                "`pulumi config set --secret backupTargetSas ...`"
+            )
+            return [Problem("backupTargetSas", "(not set)", why)]
+        try:
+            check_hub_sas(target.container_url, self.backup_target_sas.get_secret_value(), profile=target.profile)
+        except ValueError as error:
+            return [Problem("backupTargetSas", REDACTED, str(error))]
+        return []
+
     def _backup_problems(self) -> list[Problem]:
         if not self.backups:
             return []
-        problems = []
-        if self.backup_egress is None and self.egress_proxy is None:
-            problems.append(Problem("backupEgress", "(not set)",
-                                    "set backupEgress (the storage endpoint's address ranges), or egressProxy, when "
-                                    "backupRecipients is set: the backup pods reach nothing else"))  # fmt: skip
-        if self.backup_egress is not None and self.egress_proxy is not None:
-            problems.append(Problem("backupEgress", repr(self.backup_egress),
-                                    "leave it unset with egressProxy: the backup pods then reach the storage through "
-                                    "the proxy, and nothing else outside the cluster"))  # fmt: skip
+        problems = self._backup_target_problems()
+        # The route to the storage is known only once the target and the proxy are valid (they report otherwise).
+        if not problems and not self._egress_setting_problems():
+            problems += self._backup_route_problems()
         if self.backup_verification_key is None:
             problems.append(Problem("backupVerificationKey", "(not set)",
                                     "required when backupRecipients is set: the weekly verification decrypts the "
                                     "latest backup with it"))  # fmt: skip
         return problems
+
+    def _backup_route_problems(self) -> list[Problem]:
+        through_proxy = self.backup_storage_through_proxy()
+        if self.backup_egress is None and not through_proxy:
+            return [Problem("backupEgress", "(not set)",
+                            "set backupEgress (the storage endpoint's address ranges) when backupRecipients is set "
+                            "and the storage is reached directly (no egressProxy, or a storage the no-proxy list "
+                            "reaches, such as the hub's own): the backup pods reach nothing else")]  # fmt: skip
+        if self.backup_egress is not None and through_proxy:
+            return [Problem("backupEgress", repr(self.backup_egress),
+                            "leave it unset with egressProxy: the backup pods then reach the storage through the "
+                            "proxy, and nothing else outside the cluster")]  # fmt: skip
+        return []
 
 
 # The ratings database's replica set (planning.cluster: the rule for the number of workers counts with it).
@@ -678,7 +750,7 @@ async def _read_shared(config: HubConfig, ref: pulumi.StackReference, stack: str
 
     registry = await part(SharedRegistryOutputs, True)
     logs = await part(SharedLogOutputs, config.log_shipping)
-    backups = await part(SharedBackupOutputs, config.backups)
+    backups = await part(SharedBackupOutputs, config.backups_to_shared)
     zone = await part(SharedDnsSolverOutputs, config.acme_email is not None)
     if zone is not None and not config.shared_hostname.endswith(f".{zone.dns_zone_name}"):
         problems.append(Problem("sharedHostname", repr(config.shared_hostname),
@@ -776,21 +848,30 @@ def _deploy_app(
         ),
         opts=pulumi.ResourceOptions(depends_on=[platform]),
     )
-    if shared.backups is not None:
+    if config.backups:
         _deploy_backup(config, cluster, shared.backups, app)
     return app
 
 
-def _deploy_backup(config: HubConfig, cluster: AksEngineCluster, shared: SharedBackupOutputs, app: RatingsApp) -> None:
+def _deploy_backup(
+    config: HubConfig, cluster: AksEngineCluster, shared: SharedBackupOutputs | None, app: RatingsApp
+) -> None:
     assert config.backup_verification_key is not None  # noqa: S101 (checked by cross_checks)
+    if config.backup_target is not None and config.backup_target_sas is not None:
+        url, profile = config.backup_target.container_url, config.backup_target.profile
+        sas = pulumi.Output.secret(config.backup_target_sas.get_secret_value())
+    else:
+        assert shared is not None  # noqa: S101 (read whenever backups go to the shared container)
+        url, profile, sas = shared.backup_container_url, "azure", shared.secret("backup_sas_token")
     DatabaseBackup(
         f"{config.hub_name}-backup",
         DatabaseBackupArgs(
             provider=cluster.provider,
             namespace=app.namespace,
             hub=config.hub_name,
-            container_url=shared.backup_container_url,
-            sas_token=shared.secret("backup_sas_token"),
+            container_url=url,
+            sas_token=sas,
+            storage_profile=profile,
             recipients=[
                 BackupRecipient(c.recipient.file, c.pem, c.recipient.rsa) for c in config.recipient_certificates()
             ],
@@ -798,7 +879,7 @@ def _deploy_backup(config: HubConfig, cluster: AksEngineCluster, shared: SharedB
             database_hosts=member_hosts(MONGODB_MEMBERS, MONGODB, MONGODB, NAMESPACE),
             database_labels={"app.kubernetes.io/name": MONGODB},
             database_port=MONGODB_PORT,
-            storage_egress=config.backup_egress_rules(),
+            storage_egress=config.backup_egress_rules(url),
             egress=config.proxy(),
             no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
             mongo_image=config.mongo_image,
