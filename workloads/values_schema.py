@@ -65,31 +65,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# --- transitional: delete once no test imports these names from here (issue 12) ---------------------------------
-
-_MOVED_TO_TESTS = frozenset(
-    {
-        "KNOWN_CHARTS",
-        "SCHEMA_DIR",
-        "chart_defaults",
-        "chart_schema",
-        "close_remote_refs",
-        "deep_merge",
-        "effective_values",
-        "values_errors",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    """The offline values checker moved to `tests/workloads/values_schema.py`; tests that still import it from
-    here get it from there. Only an import by one of those names loads the tests' module."""
-    if name in _MOVED_TO_TESTS:
-        from tests.workloads import values_schema  # noqa: PLC0415
-
-        return getattr(values_schema, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 if __name__ == "__main__":
     sys.exit(main())

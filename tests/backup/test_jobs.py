@@ -13,6 +13,7 @@ import pytest
 
 from aksengine.versions import DEFAULT_KUBERNETES_VERSION
 from planning.egress import EgressProxy, effective_no_proxy
+from policy.stackhub_policies.pod_security import all_containers, restricted_violations
 from tests.backup.conftest import BASH, Pod
 from tests.egress.certs import certificate_pem
 from workloads.backup.jobs import (
@@ -36,7 +37,6 @@ from workloads.backup.settings import DEFAULT_SCHEDULE, job_deadlines
 from workloads.egress import CA_CONFIGMAP, openssl_subject_hash
 from workloads.network_policy import Path, allowed_paths
 from workloads.network_policy import Pod as PolicyPod
-from workloads.pod_security import all_containers, restricted_violations
 
 SETTINGS = JobSettings(hub="seattle", mongo_image="mongo:8.0.17", python_image="python:3.13-slim",
                        image_pull_secrets=["registry-pull"])  # fmt: skip

@@ -23,6 +23,7 @@ from components.database_backup import (
     VERIFY_CRONJOB,
 )
 from planning.egress import EgressProxy, effective_no_proxy
+from policy.stackhub_policies.pod_security import restricted_violations
 from preview.engine import REDACTED, SECRET_SIG, SIG_KEY, StackRun, is_secret, run_stack
 from preview.manifests import rendered_objects, write_manifests
 from stacks.config import ConfigError, validate
@@ -39,7 +40,6 @@ from workloads.backup.jobs import BACKUP_LABELS, RESTORE_LABELS, Names
 from workloads.backup.settings import shortest_interval_seconds
 from workloads.egress import CA_CONFIGMAP
 from workloads.mongo import BACKUP_USER_DIR, BACKUP_USER_FILES, BACKUP_USER_SECRET, MONGODB_UID
-from workloads.pod_security import restricted_violations
 
 NAMESPACE = "ratingsapp"
 SAS_SIGNATURE = "sentinel-backup-sas-signature-41c7"
