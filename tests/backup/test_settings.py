@@ -82,7 +82,7 @@ def test_time_zones_images_blocks_and_egress() -> None:
     assert check_pinned_image("python:3.13-slim") == "python:3.13-slim"
     assert check_pinned_image("mirror.local:5000/library/mongo@sha256:" + "a" * 64)
     for image in ("python", "python:latest", "mirror.local:5000/python"):
-        with pytest.raises(ValueError, match="pin a tag"):
+        with pytest.raises(ValueError, match="latest"):
             check_pinned_image(image)
     assert check_block_mib(4000) == 4000
     with pytest.raises(ValueError, match="1 to 4000"):

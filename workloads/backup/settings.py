@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from planning.names import image_reference_problem
 from workloads.backup.pod.profiles import AZURE_STACK_HUB, DEFAULT_PROFILE, MIB, storage_profile
 from workloads.backup.scripts import Recipient
 
@@ -46,7 +47,6 @@ _NAMES = {
     **{name.lower(): (i + 1) % 7 for i, name in enumerate(calendar.day_abbr)},
 }
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
-_PINNED = re.compile(r"^[^\s@]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$")
 
 
 # -- schedules ---------------------------------------------------------------------------------------------------
@@ -156,10 +156,9 @@ def check_time_zone(name: str) -> str:
 
 
 def check_pinned_image(reference: str) -> str:
-    """An image reference with a tag other than `latest`, or a digest."""
-    last = reference.rsplit("/", 1)[-1]
-    if not _PINNED.match(reference) or ("@sha256:" not in reference and ":" not in last) or last.endswith(":latest"):
-        raise ValueError(f"image {reference!r}: pin a tag (not latest) or a digest")
+    """An image reference with a tag other than `latest`, or a digest (planning/names.py: the one image rule)."""
+    if (why := image_reference_problem(reference)) is not None:
+        raise ValueError(f"image {reference!r}: {why}")
     return reference
 
 
