@@ -196,3 +196,67 @@ def _walk(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
             yield from _walk(v, key)
     else:
         yield key, value
+
+
+# --- every secret config key, including those the shipped stack files leave unset -----------------------------
+
+PROXY_PASSWORD = "Pr0xy-Sentinel-Pa55"
+TARGET_SIG = "hubTargetSentinelSignature0123456789"
+
+
+def _hub_with_every_secret() -> tuple[dict[str, Any], set[str]]:
+    """hub-denver with backups to its own storage and a credentialed egress proxy: every secret key of a hub set."""
+    values, secrets = stack_config("hub-seattle")
+    denver, denver_secrets = stack_config("hub-denver")
+    key = "stackhub-ha:{}".format
+    config = {
+        **denver,
+        key("backupRecipients"): values[key("backupRecipients")],
+        key("backupVerificationKey"): values[key("backupVerificationKey")],
+        key("backupTarget"): {
+            "containerUrl": "https://denverbackups.blob.denver.hub.contoso.local/ratings-backups",
+            "profile": "azurestack",
+        },
+        key("backupTargetSas"): f"sv=2019-07-07&sr=c&sp=rcwl&se=2030-01-01T00:00:00Z&spr=https&sig={TARGET_SIG}",
+        key("backupEgress"): ["10.30.0.0/24"],
+        key("egressProxy"): {"httpProxy": f"http://svc-egress:{PROXY_PASSWORD}@10.20.8.4:3128"},
+        key("egressNodeImage"): "registry.denver.hub.contoso.local/python:3.12.8-slim",
+    }
+    secret_keys = denver_secrets | {key(k) for k in ("backupVerificationKey", "backupTargetSas", "egressProxy")}
+    return config, secret_keys
+
+
+def test_every_secret_config_key_of_a_hub_stays_out_of_every_output(tmp_path: Path) -> None:
+    from preview.digest import build_digest  # noqa: PLC0415
+    from preview.manifests import write_artifacts  # noqa: PLC0415
+    from preview.markdown import render_comment  # noqa: PLC0415
+    from preview.mermaid import render_graph  # noqa: PLC0415
+    from preview.render import as_tree  # noqa: PLC0415
+    from tests.conftest import shared_outputs  # noqa: PLC0415
+
+    config, secret_keys = _hub_with_every_secret()
+    needles = {PROXY_PASSWORD, TARGET_SIG, "offline-secret-armClientSecret", "offline-secret-backupVerificationKey"}
+    for mode in ("preview", "up"):
+        run = run_stack_with_references_config(config, secret_keys, shared_outputs(), mode)
+        digest = build_digest(run)
+        texts = {
+            "tree": as_tree(run),
+            "json": json.dumps(digest, default=str),
+            "markdown": render_comment(digest, limit=65_536),
+            "mermaid": render_graph(digest, changed_only=False),
+        }
+        written = write_artifacts(run, tmp_path / mode)
+        texts |= {p.name: p.read_text(encoding="utf-8", errors="replace") for p in written}
+        assert len(written) > 20
+        for name, text in texts.items():
+            assert not _leaks(text, {f for n in needles for f in _forms(n)}), f"{mode} {name}"
+        # The proxy's password did reach the run (as secrets), so the test looks where it could be.
+        assert any(PROXY_PASSWORD in json.dumps(r.inputs, default=str) for r in run.resources)
+
+
+def run_stack_with_references_config(
+    config: dict[str, Any], secret_keys: set[str], shared: dict[str, Any], mode: str
+) -> Any:
+    from preview.engine import run_stack  # noqa: PLC0415
+
+    return run_stack("hub-denver", config=config, secret_keys=secret_keys, stack_outputs={"shared": shared}, mode=mode)  # type: ignore[arg-type]
