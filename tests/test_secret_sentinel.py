@@ -206,7 +206,7 @@ TARGET_SIG = "hubTargetSentinelSignature0123456789"
 
 def _hub_with_every_secret() -> tuple[dict[str, Any], set[str]]:
     """hub-denver with backups to its own storage and a credentialed egress proxy: every secret key of a hub set."""
-    values, secrets = stack_config("hub-seattle")
+    values, _ = stack_config("hub-seattle")
     denver, denver_secrets = stack_config("hub-denver")
     key = "stackhub-ha:{}".format
     config = {
