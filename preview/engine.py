@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import os
+import pickle
 import re
 import threading
 import uuid
@@ -793,6 +794,8 @@ def run_stack(
         # bad config: it is validated before the first resource).
         setattr(error, _REGISTERED, tuple(monitor.registrations))
         raise
+    finally:
+        _restore_pickler()
     deleted = monitor.deletions()
     if mode == "up" and monitor.errors:
         raise EngineError(monitor.errors[0])
@@ -810,6 +813,19 @@ def run_stack(
 
 
 _REGISTERED = "offline_registered_urns"
+
+# pulumi 3.272 `pulumi/dynamic/dynamic.py` serialize_provider wraps `pickle._Pickler._batch_setitems` in a sorting
+# wrapper around whatever is there, every time it serializes a dynamic resource's provider, and never puts it back
+# (it restores only `pickle.Pickler`). One wrapper per dynamic resource nests: a process that serializes about a
+# thousand of them fails with RecursionError (pulumi/pulumi issue 17803 may be this). A real program registers a
+# handful per process; the offline engine runs many programs in one process, so it puts the original back after
+# each run. The sorting it loses in between is re-applied by the SDK's next serialization.
+_PICKLER_ORIGINALS = {name: getattr(pickle._Pickler, name) for name in ("_batch_setitems", "save_dict")}
+
+
+def _restore_pickler() -> None:
+    for name, original in _PICKLER_ORIGINALS.items():
+        setattr(pickle._Pickler, name, original)
 
 
 def registered_by_failed_run(error: BaseException) -> tuple[str, ...]:

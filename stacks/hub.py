@@ -772,56 +772,7 @@ def _deploy_app(
     cluster: AksEngineCluster,
     shared: SharedParts,
 ) -> RatingsApp:
-    zone = shared.zone
-    acme = None
-    if zone is not None and config.acme_email and config.dns_solver_client_id and config.dns_solver_client_secret:
-        acme = AcmeSettings(
-            email=config.acme_email,
-            dns_zone=AzureDnsZone(
-                subscription_id=zone.subscription_id,
-                resource_group=zone.dns_zone_resource_group,
-                zone_name=zone.dns_zone_name,
-                tenant_id=zone.tenant_id,
-                client_id=config.dns_solver_client_id,
-            ),
-            dns_client_secret=pulumi.Output.secret(config.dns_solver_client_secret.get_secret_value()),
-        )
-    shipping = None
-    if shared.logs is not None:
-        logs = shared.logs
-        shipping = LogShipping(
-            target=IngestionTarget(
-                endpoint=logs.logs_ingestion_endpoint,
-                dcr_immutable_id=logs.logs_dcr_immutable_id,
-                container_log_stream=logs.logs_container_log_stream,
-                event_stream=logs.logs_event_stream,
-            ),
-            tenant_id=logs.logs_tenant_id,
-            client_id=logs.logs_client_id,
-            client_secret=logs.secret("logs_client_secret"),
-        )
-    window = config.reboot_window
-    platform = ClusterPlatform(
-        config.hub_name,
-        ClusterPlatformArgs(
-            provider=cluster.provider,
-            hub_name=config.hub_name,
-            ingress_address=IngressAddress(network.ingress_ip_address, network.resource_group_name),
-            worker_count=config.agent_count,
-            charts=PlatformCharts.mirrored(config.chart_registry) if config.chart_registry else PlatformCharts(),
-            image_registry=config.image_registry,
-            acme=acme,
-            bootstrap_private_ca=config.bootstrap_private_ca,
-            reboot_window=RebootWindow(
-                start_time=window.start_time, end_time=window.end_time, time_zone=window.time_zone, days=window.days
-            ),
-            log_shipping=shipping,
-            egress=config.proxy(),
-            no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
-            egress_node_image=config.egress_node_image,
-            masters_cidr=master_block(config.cluster_subnet_cidr).cidr,
-        ),
-    )
+    platform = _deploy_platform(config, network, cluster, shared)
     app = RatingsApp(
         config.hub_name,
         RatingsAppArgs(
@@ -840,7 +791,7 @@ def _deploy_app(
             images=AppImages(
                 api_tag=config.ratings_api_tag, web_tag=config.ratings_web_tag, mongodb=config.mongo_image
             ),
-            log_shipping=shipping is not None,
+            log_shipping=shared.logs is not None,
             mongodb_members=MONGODB_MEMBERS,
             database_volume_size=config.database_volume_size,
             backup_user=config.backups,
@@ -851,6 +802,67 @@ def _deploy_app(
     if config.backups:
         _deploy_backup(config, cluster, shared.backups, app)
     return app
+
+
+def _deploy_platform(
+    config: HubConfig, network: HubNetwork, cluster: AksEngineCluster, shared: SharedParts
+) -> ClusterPlatform:
+    window = config.reboot_window
+    return ClusterPlatform(
+        config.hub_name,
+        ClusterPlatformArgs(
+            provider=cluster.provider,
+            hub_name=config.hub_name,
+            ingress_address=IngressAddress(network.ingress_ip_address, network.resource_group_name),
+            worker_count=config.agent_count,
+            charts=PlatformCharts.mirrored(config.chart_registry) if config.chart_registry else PlatformCharts(),
+            image_registry=config.image_registry,
+            acme=_acme(config, shared.zone),
+            bootstrap_private_ca=config.bootstrap_private_ca,
+            reboot_window=RebootWindow(
+                start_time=window.start_time, end_time=window.end_time, time_zone=window.time_zone, days=window.days
+            ),
+            log_shipping=_log_shipping(shared.logs),
+            egress=config.proxy(),
+            no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
+            egress_node_image=config.egress_node_image,
+            masters_cidr=master_block(config.cluster_subnet_cidr).cidr,
+        ),
+    )
+
+
+def _acme(config: HubConfig, zone: SharedDnsSolverOutputs | None) -> AcmeSettings | None:
+    """Let's Encrypt by DNS-01 in the shared zone, when the hub is connected (acmeEmail) and the zone is read."""
+    if zone is None or not (config.acme_email and config.dns_solver_client_id and config.dns_solver_client_secret):
+        return None
+    return AcmeSettings(
+        email=config.acme_email,
+        dns_zone=AzureDnsZone(
+            subscription_id=zone.subscription_id,
+            resource_group=zone.dns_zone_resource_group,
+            zone_name=zone.dns_zone_name,
+            tenant_id=zone.tenant_id,
+            client_id=config.dns_solver_client_id,
+        ),
+        dns_client_secret=pulumi.Output.secret(config.dns_solver_client_secret.get_secret_value()),
+    )
+
+
+def _log_shipping(logs: SharedLogOutputs | None) -> LogShipping | None:
+    """Where Fluent Bit ships, when the hub ships logs (its shared log outputs were read)."""
+    if logs is None:
+        return None
+    return LogShipping(
+        target=IngestionTarget(
+            endpoint=logs.logs_ingestion_endpoint,
+            dcr_immutable_id=logs.logs_dcr_immutable_id,
+            container_log_stream=logs.logs_container_log_stream,
+            event_stream=logs.logs_event_stream,
+        ),
+        tenant_id=logs.logs_tenant_id,
+        client_id=logs.logs_client_id,
+        client_secret=logs.secret("logs_client_secret"),
+    )
 
 
 def _deploy_backup(
