@@ -11,7 +11,9 @@
 - behind an egress proxy (`egress`), the node configurator DaemonSet (containerd, the kubelet and apt on every node
   get the proxy and the trusted CA, workloads/egress.py), and for the pods that call out (cert-manager's controller
   with ACME, Fluent Bit) the proxy variables, the CA and a NetworkPolicy allowing DNS, the API server and the proxy
-  only. Every Helm release waits for the nodes to be configured. Without `egress` none of this exists.
+  only. When the proxy's URLs carry credentials they sit in a Secret in each caller's namespace, which the
+  variables reference: no Helm value and no container `env` value holds them. Every Helm release waits for the
+  nodes to be configured. Without `egress` none of this exists.
 
 Every Helm release has a fixed name (Pulumi would otherwise add a random suffix that leaks into the labels that
 selectors and NetworkPolicies use) and a source that can be a private mirror (`workloads.charts`).
@@ -50,6 +52,7 @@ from workloads.egress import (
     caller_egress_policy,
     node_manifests,
     pods_egress_rule,
+    proxy_secret,
     with_cert_manager_egress,
     with_fluent_bit_egress,
 )
@@ -326,6 +329,7 @@ class ClusterPlatform(pulumi.ComponentResource):
             proxy = args.egress
             values = with_cert_manager_egress(values, proxy, args.no_proxy)
             depends_on += self._ca_config_map("cert-manager", CERT_MANAGER_NAMESPACE, namespace, proxy)
+            depends_on += self._proxy_secret("cert-manager", CERT_MANAGER_NAMESPACE, namespace, proxy)
             # The HTTP-01 self-check asks this hub's own name, which the no-proxy list sends to the ingress pods.
             http01 = pods_egress_rule(INGRESS_NAMESPACE, INGRESS_CONTROLLER_POD_LABELS, [HTTP01_SELF_CHECK_PORT])
             policy = caller_egress_policy(
@@ -338,18 +342,13 @@ class ClusterPlatform(pulumi.ComponentResource):
             CERT_MANAGER_RELEASE,
             args.charts.cert_manager,
             namespace,
-            self._maybe_secret(values),
+            values,
             # Its startupapicheck job waits until the webhook answers, so issuers are accepted right after.
             wait_for_jobs=True,
             depends_on=depends_on,
         )
 
     # --- the egress proxy ------------------------------------------------------------------------------------
-
-    def _maybe_secret(self, values: pulumi.Input[Mapping[str, Any]]) -> pulumi.Input[Mapping[str, Any]]:
-        """Values holding the proxy URL are secret when it carries credentials (and only then: previews show them)."""
-        egress = self._args.egress
-        return pulumi.Output.secret(values) if egress is not None and egress.has_credentials else values
 
     def _object(
         self, role: str, obj: Mapping[str, Any], depends_on: Sequence[pulumi.Resource], **options: Any
@@ -390,6 +389,14 @@ class ClusterPlatform(pulumi.ComponentResource):
         """The trusted CA as a ConfigMap in a namespace whose pods call out (none without `trustedCa`)."""
         obj = ca_config_map(namespace_name, proxy)
         return [] if obj is None else [self._object(f"{role}-egress-ca", obj, [namespace])]
+
+    def _proxy_secret(
+        self, role: str, namespace_name: str, namespace: k8s.core.v1.Namespace, proxy: EgressProxy
+    ) -> list[pulumi.Resource]:
+        """The proxy URLs as a Secret in a namespace whose pods call out, when they carry credentials (none else:
+        plain URLs stay readable in the values, which previews show)."""
+        obj = proxy_secret(namespace_name, proxy)
+        return [] if obj is None else [self._object(f"{role}-egress-proxy", obj, [namespace])]
 
     def _cluster_issuer(
         self, role: str, name: str, spec: pulumi.Input[Mapping[str, Any]], depends_on: list[pulumi.Resource]
@@ -474,6 +481,7 @@ class ClusterPlatform(pulumi.ComponentResource):
         depends_on: list[pulumi.Resource] = [secret]
         if args.egress is not None:
             depends_on += self._ca_config_map("logging", LOGGING_NAMESPACE, namespace, args.egress)
+            depends_on += self._proxy_secret("logging", LOGGING_NAMESPACE, namespace, args.egress)
             policy = caller_egress_policy(
                 "fluent-bit-egress", LOGGING_NAMESPACE, FLUENT_BIT_POD_LABELS, args.egress, str(args.masters_cidr)
             )
@@ -488,13 +496,12 @@ class ClusterPlatform(pulumi.ComponentResource):
                     egress=args.egress, no_proxy=tuple(args.no_proxy),
                 )
             )  # fmt: skip
-            self._release(
-                role, release, args.charts.fluent_bit, namespace, self._maybe_secret(values), depends_on=depends_on
-            )
+            self._release(role, release, args.charts.fluent_bit, namespace, values, depends_on=depends_on)
 
 
 def _secret(name: str, obj: Mapping[str, Any], opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
-    # The node configurator's files hold the proxy URLs, which may carry credentials: always a secret.
+    # The node configurator's files and the callers' proxy Secrets hold the proxy URLs, which may carry
+    # credentials: always a secret.
     string_data = pulumi.Output.secret(obj["stringData"])
     return k8s.core.v1.Secret(name, metadata=obj["metadata"], type=obj["type"], string_data=string_data, opts=opts)
 

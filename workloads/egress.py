@@ -40,6 +40,15 @@ directory and ignores `SSL_CERT_DIR`, fluent-bit `src/tls/openssl.c`), and Go re
 the cluster (cert-manager's webhook and cainjector, the application, the database, a backup's dump) get nothing.
 The callers' NetworkPolicies let them reach DNS, the API server and the proxy, and nothing else outside the
 cluster.
+
+A proxy URL with credentials never sits in a Helm value or a container's `env` value, where anyone who reads the
+Deployment, the DaemonSet or the release could see it: each namespace whose pods call out then gets the URLs in a
+Secret (`proxy_secret`), and the variables reference it (`valueFrom.secretKeyRef`); the no-proxy list stays a plain
+value. Without credentials every variable is a plain value, so that a preview shows what the pods get. A pod reads
+its environment when it starts: after a password rotation, restart the callers (`kubectl rollout restart`).
+
+The node DaemonSet's privileges are deliberate and listed (`NODE_PRIVILEGES`); each check they fail carries its
+reason on the DaemonSet itself (`workloads.scan_exceptions.node_access_exceptions`).
 """
 
 from __future__ import annotations
@@ -49,7 +58,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 
@@ -60,6 +69,7 @@ from planning.egress import (
     proxy_cidrs,
     proxy_environment,
 )
+from workloads.scan_exceptions import PULL_POLICY, image_exceptions, node_access_exceptions, skip_annotations
 
 NODE_NAMESPACE = "node-egress"
 NODE_APP = "node-egress-proxy"
@@ -76,6 +86,10 @@ WAIT_TRIES = 60
 
 CA_CONFIGMAP = "egress-proxy-ca"
 """ConfigMap holding the trusted CA in every namespace whose pods call out."""
+PROXY_SECRET = "egress-proxy"  # noqa: S105 (a Secret's name)
+"""Secret holding the proxy URLs in every namespace whose pods call out, when the URLs carry credentials."""
+PROXY_SECRET_KEYS = {"http": "http-proxy", "https": "https-proxy"}
+"""The Secret's key of each URL: `EgressProxy.http_proxy` and `EgressProxy.https`."""
 SYSTEM_CA_DIR = "/etc/ssl/certs"
 CERT_MANAGER_CONTROLLER_LABELS = {
     # The controller Deployment's selector (cert-manager chart `templates/deployment.yaml`); the webhook and the
@@ -98,6 +112,11 @@ HOST_MOUNT = "/host"
 """Where the host directories appear inside the configurator (`/host/etc/...`)."""
 CONFIG_MOUNT = "/etc/node-egress"
 
+NODE_PURPOSE = (
+    "runs the host's systemctl and update-ca-certificates in PID 1's mount namespace through nsenter, to restart "
+    "containerd and the kubelet with the proxy and to trust its CA"
+)
+"""What the configurator does on the host: the reason of its checkov exceptions (no `=`, one line)."""
 NODE_PRIVILEGES = (
     "hostPID: true (nsenter reaches PID 1's mount namespace to run the host's systemctl and update-ca-certificates)",
     "init container `configure`: privileged, as root (setns into PID 1's namespaces needs CAP_SYS_ADMIN, "
@@ -192,8 +211,38 @@ def ca_mounts(proxy: EgressProxy) -> list[dict[str, Any]]:
 
 
 def proxy_env(proxy: EgressProxy, no_proxy: Sequence[str]) -> list[dict[str, str]]:
-    """The proxy variables as a container's `env` (secret when the proxy has credentials)."""
+    """The proxy variables as a container's `env`, as plain values.
+
+    They hold the proxy's credentials when its URLs do: such a caller moves them out (`proxy_secret` and
+    `proxy_url_env` here; the backup pods mount them as files, `workloads.backup.jobs`).
+    """
     return [{"name": name, "value": value} for name, value in proxy_environment(proxy, no_proxy).items()]
+
+
+def proxy_secret(namespace: str, proxy: EgressProxy) -> dict[str, Any] | None:
+    """The proxy URLs as a Secret in a namespace whose pods call out; None when they carry no credentials."""
+    if not proxy.has_credentials:
+        return None
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": PROXY_SECRET,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "stackhub-ha"},
+        },
+        "type": "Opaque",
+        "stringData": {PROXY_SECRET_KEYS["http"]: proxy.http_proxy, PROXY_SECRET_KEYS["https"]: proxy.https},
+    }
+
+
+def proxy_url_env(name: str, proxy: EgressProxy, url: Literal["http", "https"]) -> dict[str, Any]:
+    """One proxy URL variable (`url`: "http" or "https"): its value, or a reference to `proxy_secret` when the
+    URLs carry credentials."""
+    if not proxy.has_credentials:
+        return {"name": name, "value": proxy.http_proxy if url == "http" else proxy.https}
+    reference = {"name": PROXY_SECRET, "key": PROXY_SECRET_KEYS[url]}
+    return {"name": name, "valueFrom": {"secretKeyRef": reference}}
 
 
 def with_egress(
@@ -235,15 +284,22 @@ def with_cert_manager_egress(
     """cert-manager's values with the proxy and the CA for its controller only.
 
     The chart's top-level `http_proxy`, `https_proxy` and `no_proxy` set `HTTP_PROXY`, `HTTPS_PROXY` and `NO_PROXY`
-    on the controller's container alone, as do `volumes` and `volumeMounts` (chart `templates/deployment.yaml`);
-    the controller is a Go program, which reads the upper-case spelling.
+    on the controller's container alone, as do `extraEnv`, `volumes` and `volumeMounts` (chart
+    `templates/deployment.yaml`); the controller is a Go program, which reads the upper-case spelling. The chart
+    writes `http_proxy` and `https_proxy` as plain values, so URLs with credentials go through `extraEnv` (whole
+    EnvVar objects) as references to `proxy_secret` instead.
 
     DNS-01 propagation checks ask the zone's authoritative servers directly over port 53 by default; behind a proxy
     (and a NetworkPolicy allowing only the cluster's DNS) they could never answer, so the checks go to the cluster
     DNS Service instead (`dns01RecursiveNameserversOnly`), which forwards to the hub's resolvers.
     """
     result = copy.deepcopy(dict(values))
-    result.update({"http_proxy": proxy.http_proxy, "https_proxy": proxy.https, "no_proxy": ",".join(no_proxy)})
+    if proxy.has_credentials:
+        urls = [proxy_url_env("HTTP_PROXY", proxy, "http"), proxy_url_env("HTTPS_PROXY", proxy, "https")]
+        result["extraEnv"] = [*result.get("extraEnv", []), *urls]
+    else:
+        result.update({"http_proxy": proxy.http_proxy, "https_proxy": proxy.https})
+    result["no_proxy"] = ",".join(no_proxy)
     result.update({"dns01RecursiveNameserversOnly": True, "dns01RecursiveNameservers": cluster_dns})
     volume = ca_volume(proxy)
     if volume is not None:
@@ -256,13 +312,20 @@ def with_fluent_bit_egress(values: Mapping[str, Any], proxy: EgressProxy, no_pro
     """Fluent Bit's values with the proxy (`env`) and the CA (`extraVolumes`, `extraVolumeMounts`).
 
     Fluent Bit reads `HTTP_PROXY` for all its traffic and has no `HTTPS_PROXY`: everything it sends (the Logs
-    Ingestion API, Entra ID tokens) is HTTPS, so its `HTTP_PROXY` is the HTTPS proxy.
+    Ingestion API, Entra ID tokens) is HTTPS, so its `HTTP_PROXY` is the HTTPS proxy. The chart's `env` takes whole
+    EnvVar objects: URLs with credentials are references to `proxy_secret`.
     """
     result = copy.deepcopy(dict(values))
     joined = ",".join(no_proxy)
-    variables = {"HTTP_PROXY": proxy.https, "http_proxy": proxy.https, "NO_PROXY": joined, "no_proxy": joined}
-    kept = [item for item in result.get("env", []) if item["name"] not in variables]
-    result["env"] = kept + [{"name": name, "value": value} for name, value in variables.items()]
+    variables: list[dict[str, Any]] = [
+        proxy_url_env("HTTP_PROXY", proxy, "https"),
+        proxy_url_env("http_proxy", proxy, "https"),
+        {"name": "NO_PROXY", "value": joined},
+        {"name": "no_proxy", "value": joined},
+    ]
+    names = {item["name"] for item in variables}
+    kept = [item for item in result.get("env", []) if item["name"] not in names]
+    result["env"] = kept + variables
     volume = ca_volume(proxy)
     if volume is not None:
         result["extraVolumes"] = [*result.get("extraVolumes", []), volume]
@@ -542,6 +605,7 @@ def _configure_container(
     return {
         "name": "configure",
         "image": settings.image,
+        "imagePullPolicy": PULL_POLICY,
         "command": ["python", "-S", f"{CONFIG_MOUNT}/config/configure_node.py"],
         "env": [
             {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
@@ -581,8 +645,17 @@ def _hold_container(settings: NodeProxySettings) -> dict[str, Any]:
             "capabilities": {"drop": ["ALL"]},
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        "imagePullPolicy": PULL_POLICY,
         # Ready as soon as it runs: it starts only after `configure` has finished on this node.
         "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 60},
+        # Alive while the runtime can still run a command in it. Generous: while containerd restarts (a later
+        # change on this node), exec probes fail for a few seconds, and that is no reason to restart it.
+        "livenessProbe": {
+            "exec": {"command": ["true"]},
+            "periodSeconds": 60,
+            "timeoutSeconds": 10,
+            "failureThreshold": 5,
+        },
         "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"cpu": "10m", "memory": "32Mi"}},
     }
 
@@ -611,10 +684,13 @@ def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: st
     """One pod per node, one node at a time: `configure` converges the node, then `hold` keeps the pod."""
     labels = dict(NODE_LABELS)
     host = _host_paths()
+    # Each deliberate privilege, and an image pinned by tag, carries its checkov exception with the reason.
+    exceptions = [*node_access_exceptions("configure", NODE_PURPOSE), *image_exceptions([settings.image])]
+    metadata = {"name": NODE_APP, "namespace": settings.namespace, "labels": labels}
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": {"name": NODE_APP, "namespace": settings.namespace, "labels": labels},
+        "metadata": {**metadata, "annotations": skip_annotations(exceptions)},
         "spec": {
             "selector": {"matchLabels": labels},
             # One node at a time on every update; the Lease covers the first creation and multi-node scales.
@@ -632,6 +708,13 @@ def _daemon_set(settings: NodeProxySettings, plan: Mapping[str, Any], digest: st
                     # Every node, masters and tainted ones included: each pulls images.
                     "tolerations": [{"operator": "Exists"}],
                     "terminationGracePeriodSeconds": 5,
+                    # Unprivileged unless a container says otherwise: only `configure` does.
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 65534,
+                        "runAsGroup": 65534,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "initContainers": [_configure_container(settings, plan, [mount for _, mount in host])],
                     "containers": [_hold_container(settings)],
                     "volumes": _node_volumes([volume for volume, _ in host]),

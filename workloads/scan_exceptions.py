@@ -16,6 +16,17 @@ an object whose images all carry digests has no image exception at all. For imag
   start asks the registry for the tag's digest, so a hub that cannot reach the registry (a disconnected hub pulls
   the application images from the shared registry in public Azure) could not restart a pod even on a node that
   holds the image. With a digest checkov passes `IfNotPresent` itself.
+
+Node access. A pod that changes its node (the egress proxy's node configurator, `workloads.egress`) does it through
+one privileged container in the host's PID namespace; its other containers are unprivileged. The privileges such a
+pod is granted on purpose each skip one check, with the reason naming the container and what it does:
+- CKV_K8S_16 (privileged) and CKV_K8S_17 (hostPID): what the container does on the host needs them;
+- CKV_K8S_20 (allowPrivilegeEscalation): a privileged container can always escalate, and the API server refuses
+  `allowPrivilegeEscalation: false` beside `privileged: true`;
+- CKV_K8S_28 (NET_RAW) and CKV_K8S_37 (capabilities): a privileged container holds every capability whatever its
+  drop list says (containerd's CRI plugin applies `privileged` after the list), so declaring one would only hide
+  that. The other containers drop ALL and pass both checks.
+Everything else (a pod security context, liveness probes, the images) the pod meets like any other.
 """
 
 from __future__ import annotations
@@ -30,6 +41,13 @@ IMAGE_DIGEST = "CKV_K8S_43"
 PULL_POLICY_ALWAYS = "CKV_K8S_15"
 PULL_POLICY = "IfNotPresent"
 """Every container's `imagePullPolicy` (see the module docstring)."""
+PRIVILEGED = "CKV_K8S_16"
+HOST_PID = "CKV_K8S_17"
+PRIVILEGE_ESCALATION = "CKV_K8S_20"
+NET_RAW = "CKV_K8S_28"
+CAPABILITIES = "CKV_K8S_37"
+NODE_ACCESS_CHECKS = (PRIVILEGED, HOST_PID, PRIVILEGE_ESCALATION, NET_RAW, CAPABILITIES)
+"""The checks a pod with node access skips (`node_access_exceptions`), in that order."""
 
 _CHECK_ID = re.compile(r"^CKV2?_K8S_[0-9]+$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
@@ -78,6 +96,37 @@ def image_exceptions(images: Iterable[str]) -> list[ScanException]:
             PULL_POLICY_ALWAYS,
             f"{PULL_POLICY} with a tag ({named}): Always would make every container start ask the registry, so a "
             "hub cut off from it could not restart pods from images its nodes hold; a digest removes this exception",
+        ),
+    ]
+
+
+def node_access_exceptions(container: str, purpose: str) -> list[ScanException]:
+    """The exceptions of a pod that changes its node through `container`, privileged, in the host's PID namespace.
+
+    `purpose` says what the container does on the host (one clause, no `=`): it is the reason of the first two
+    exceptions, and the other three follow from them.
+    """
+    if not container.strip() or not purpose.strip():
+        raise ValueError("a node access exception names its container and what it does on the host")
+    privileged = f"the container `{container}` is privileged"
+    return [
+        ScanException(PRIVILEGED, f"{privileged}: it {purpose}"),
+        ScanException(
+            HOST_PID, f"the pod shares the host's PID namespace, where `{container}` finds PID 1: it {purpose}"
+        ),
+        ScanException(
+            PRIVILEGE_ESCALATION,
+            f"{privileged}, which always allows escalation (the API server refuses allowPrivilegeEscalation "
+            "false beside privileged true); every other container sets it false",
+        ),
+        ScanException(
+            NET_RAW,
+            f"{privileged} and so holds every capability, NET_RAW included, whatever a drop list says; every other "
+            "container drops ALL",
+        ),
+        ScanException(
+            CAPABILITIES,
+            f"{privileged} and so holds every capability whatever a drop list says; every other container drops ALL",
         ),
     ]
 

@@ -15,7 +15,7 @@ from components.cluster_platform import ClusterPlatformArgs, IngressAddress
 from planning.egress import EgressProxy, effective_no_proxy
 from planning.network import master_block
 from policy.stackhub_policies.pod_security import restricted_violations
-from preview.engine import OfflineMonitor, Registration, StackRun, is_secret, run_stack
+from preview.engine import OfflineMonitor, Registration, StackRun, is_secret, redact, run_stack
 from preview.manifests import HELM_RELEASE_TYPE, rendered_objects
 from preview.render import as_json, as_tree
 from tests.conftest import shared_outputs
@@ -36,6 +36,7 @@ from workloads.egress import (
     NODE_APP,
     NODE_NAMESPACE,
     NODE_PRIVILEGES,
+    PROXY_SECRET,
     NodeProxySettings,
     node_manifests,
     openssl_subject_hash,
@@ -401,19 +402,60 @@ def test_callers_may_reach_dns_the_api_server_the_proxy_and_for_http01_the_ingre
     assert {(INGRESS.name, 443, "TCP"), (LOGS.name, 2020, "TCP")} <= from_pod[WEBHOOK.name]
 
 
-def test_a_proxy_with_credentials_makes_what_holds_it_secret_and_nothing_else(
-    proxied: StackRun, credentialed: StackRun
-) -> None:
-    holding = {"cert-manager", "fluent-bit", "fluent-bit-events"}
-    for name, release in releases(credentialed).items():
-        assert is_secret(release.inputs["values"]) == (name in holding), name
-    for name, release in releases(proxied).items():
-        assert not is_secret(release.inputs["values"]), name
-    assert releases(credentialed)["cert-manager"].plain_inputs["values"]["https_proxy"] == CREDENTIALED
-    # Nowhere in what a preview shows, nor in any input that is not a secret.
+def secret_reference(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": PROXY_SECRET, "key": key}}}
+
+
+def test_proxy_credentials_live_in_one_secret_per_calling_namespace_and_nowhere_else(credentialed: StackRun) -> None:
+    found = releases(credentialed)
+    # cert-manager's controller: the URLs through extraEnv as references, the no-proxy list as a plain value.
+    manager = found["cert-manager"].plain_inputs["values"]
+    assert "http_proxy" not in manager
+    assert "https_proxy" not in manager
+    assert manager["extraEnv"] == [secret_reference("HTTP_PROXY", "http-proxy"),
+                                   secret_reference("HTTPS_PROXY", "https-proxy")]  # fmt: skip
+    assert manager["no_proxy"] == ",".join(NO_PROXY)
+    assert values_errors("cert-manager", manager) == []
+    # Fluent Bit: its HTTP_PROXY is the HTTPS proxy, referenced the same way.
+    for release in ("fluent-bit", "fluent-bit-events"):
+        env = found[release].plain_inputs["values"]["env"]
+        assert [e for e in env if e["name"].lower() == "http_proxy"] == [
+            secret_reference("HTTP_PROXY", "https-proxy"), secret_reference("http_proxy", "https-proxy")
+        ]  # fmt: skip
+        assert {e["name"]: e.get("value") for e in env if e["name"].lower() == "no_proxy"} == {
+            "NO_PROXY": ",".join(NO_PROXY), "no_proxy": ",".join(NO_PROXY)
+        }  # fmt: skip
+    # The Secrets: one in each namespace whose pods call out, a Pulumi secret, waited for by the releases there.
+    secrets = {
+        r.plain_inputs["metadata"]["namespace"]: r
+        for r in credentialed.by_type("kubernetes:core/v1:Secret")
+        if r.plain_inputs["metadata"]["name"] == PROXY_SECRET
+    }
+    assert set(secrets) == {"cert-manager", "logging"}
+    for namespace, secret in secrets.items():
+        assert is_secret(secret.inputs["stringData"]), namespace
+        assert secret.plain_inputs["stringData"] == {"http-proxy": CREDENTIALED, "https-proxy": CREDENTIALED}
+    assert secrets["cert-manager"].urn in found["cert-manager"].dependencies
+    for shipper in ("fluent-bit", "fluent-bit-events"):
+        assert secrets["logging"].urn in found[shipper].dependencies
+    # So no release's values need to be secret, and none holds the password: previews show them whole.
+    for name, registered in found.items():
+        assert not is_secret(registered.inputs["values"]), name
+        assert "S3cr3t" not in json.dumps(registered.plain_inputs), name
+    # Nowhere in what a preview shows, nor in any input outside a Pulumi secret.
     assert "S3cr3t" not in as_json(credentialed) + as_tree(credentialed)
     for obj in rendered_objects(credentialed):
         assert "S3cr3t" not in json.dumps(obj), obj["metadata"]["name"]
+    for resource in credentialed.resources:
+        assert "S3cr3t" not in json.dumps(redact(resource.inputs), default=str), resource.name
+
+
+def test_without_credentials_the_proxy_urls_stay_plain_values_and_no_secret_is_made(proxied: StackRun) -> None:
+    assert not [r for r in proxied.by_type("kubernetes:core/v1:Secret")
+                if r.plain_inputs["metadata"]["name"] == PROXY_SECRET]  # fmt: skip
+    for name, release in releases(proxied).items():
+        assert not is_secret(release.inputs["values"]), name
+        assert "valueFrom" not in json.dumps(release.plain_inputs["values"].get("extraEnv", [])), name
 
 
 def test_without_egress_the_shipped_hubs_register_exactly_what_they_did(seattle: StackRun) -> None:

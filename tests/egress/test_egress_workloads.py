@@ -31,6 +31,7 @@ from workloads.egress import (
     NODE_APP,
     NODE_NAMESPACE,
     NODE_PRIVILEGES,
+    PROXY_SECRET,
     NodeProxySettings,
     ca_config_map,
     caller_egress_policy,
@@ -39,6 +40,7 @@ from workloads.egress import (
     node_plan,
     openssl_subject_hash,
     pods_egress_rule,
+    proxy_secret,
     with_cert_manager_egress,
     with_egress,
     with_fluent_bit_egress,
@@ -46,6 +48,16 @@ from workloads.egress import (
 from workloads.log_shipping import IngestionTarget, container_log_values, event_values
 from workloads.network_policy import Path, Pod, allowed_paths
 from workloads.platform_values import cert_manager_values
+from workloads.scan_exceptions import (
+    CAPABILITIES,
+    HOST_PID,
+    IMAGE_DIGEST,
+    NET_RAW,
+    PRIVILEGE_ESCALATION,
+    PRIVILEGED,
+    PULL_POLICY_ALWAYS,
+    SKIP_ANNOTATION_PREFIX,
+)
 
 PROXY = "http://10.250.0.10:3128"
 CREDENTIALED = "http://svc-egress:S3cr3t%25pw@10.250.0.10:3128"
@@ -59,6 +71,7 @@ NO_PROXY = effective_no_proxy(
 )
 MASTERS = master_block("10.10.0.0/22").cidr
 CA = certificate_pem("Contoso TLS Inspection CA")
+DIGEST = "sha256:" + "5e" * 32
 OPENSSL = shutil.which("openssl") or ""
 TARGET = IngestionTarget(
     endpoint="https://dce-1.westeurope-1.ingest.monitor.azure.com",
@@ -203,6 +216,66 @@ def test_the_daemon_set_runs_on_every_node_one_node_at_a_time_with_a_pinned_imag
             NodeProxySettings(proxy(), NO_PROXY, MASTERS, image=bad)
 
 
+def skipped(obj: dict[str, Any]) -> dict[str, str]:
+    """checkov's skip annotations of an object as {check id: reason}, read as checkov reads them."""
+    found: dict[str, str] = {}
+    for key, value in (obj["metadata"].get("annotations") or {}).items():
+        if SKIP_ANNOTATION_PREFIX in key:
+            check_id, reason = value.split("=")
+            found[check_id] = reason
+    return found
+
+
+def test_each_deliberate_privilege_of_the_daemon_set_carries_its_reason_on_the_object() -> None:
+    daemon_set = by_kind(node_manifests(SETTINGS["with a CA"]))["DaemonSet"]
+    reasons = skipped(daemon_set)
+    node_checks = {PRIVILEGED, HOST_PID, PRIVILEGE_ESCALATION, NET_RAW, CAPABILITIES}
+    assert set(reasons) == node_checks | {IMAGE_DIGEST, PULL_POLICY_ALWAYS}
+    for check in node_checks:
+        assert "`configure`" in reasons[check], check
+    assert "systemctl" in reasons[PRIVILEGED]
+    assert "PID 1" in reasons[HOST_PID]
+    assert "registry.seattle.contoso.local/python:3.12.8-slim" in reasons[IMAGE_DIGEST]
+    # Each skip stands for what the pod really is: one privileged container in the host's PID namespace, and
+    # another that escalates nothing and drops every capability.
+    pod = daemon_set["spec"]["template"]["spec"]
+    [configure] = pod["initContainers"]
+    [hold] = pod["containers"]
+    assert pod["hostPID"] is True
+    assert configure["securityContext"]["privileged"] is True
+    # The API server refuses allowPrivilegeEscalation false beside privileged true: it is simply not set.
+    assert "allowPrivilegeEscalation" not in configure["securityContext"]
+    assert hold["securityContext"]["allowPrivilegeEscalation"] is False
+    assert hold["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in hold["securityContext"]
+
+
+def test_a_node_image_with_a_digest_leaves_only_the_privileges_to_skip() -> None:
+    image = f"registry.seattle.contoso.local/python:3.12.8-slim@{DIGEST}"
+    daemon_set = by_kind(node_manifests(NodeProxySettings(proxy(), NO_PROXY, MASTERS, image=image)))["DaemonSet"]
+    assert set(skipped(daemon_set)) == {PRIVILEGED, HOST_PID, PRIVILEGE_ESCALATION, NET_RAW, CAPABILITIES}
+    pod = daemon_set["spec"]["template"]["spec"]
+    assert {c["image"] for c in pod["initContainers"] + pod["containers"]} == {image}
+
+
+def test_what_is_not_a_deliberate_privilege_the_daemon_set_meets() -> None:
+    pod = _pod()
+    # A pod security context whose defaults are unprivileged: only `configure` overrides them, as root.
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": 65534, "runAsGroup": 65534, "seccompProfile": {"type": "RuntimeDefault"}
+    }  # fmt: skip
+    [configure] = pod["initContainers"]
+    [hold] = pod["containers"]
+    assert (configure["securityContext"]["runAsUser"], configure["securityContext"]["runAsNonRoot"]) == (0, False)
+    # The images are pulled like every other image of the project, and `hold` has a liveness probe that a
+    # containerd restart of a few seconds does not trip.
+    assert {c["imagePullPolicy"] for c in (configure, hold)} == {"IfNotPresent"}
+    probe = hold["livenessProbe"]
+    assert probe["exec"] == {"command": ["true"]}
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= 120
+    validate(by_kind(node_manifests(SETTINGS["with a CA"]))["DaemonSet"])
+
+
 def test_a_change_of_configuration_rolls_out_and_an_unchanged_one_does_not() -> None:
     def digest(settings: NodeProxySettings) -> str:
         daemon_set = by_kind(node_manifests(settings))["DaemonSet"]
@@ -329,6 +402,54 @@ def test_fluent_bit_gets_the_https_proxy_as_http_proxy_and_keeps_its_credentials
         assert [item for item in values["env"] if "valueFrom" in item] == base["env"]
         assert values["extraVolumes"][0]["name"] == CA_CONFIGMAP
         assert values["extraVolumeMounts"][0]["mountPath"].startswith("/etc/ssl/certs/")
+
+
+def reference(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": PROXY_SECRET, "key": key}}}
+
+
+def test_with_credentials_cert_manager_reads_the_urls_from_the_secret_and_passes_the_chart_schema() -> None:
+    base = cert_manager_values(namespace="cert-manager")
+    values = with_cert_manager_egress(base, proxy(CREDENTIALED), NO_PROXY)
+    assert values_errors("cert-manager", values) == []
+    assert "S3cr3t" not in json.dumps(values)
+    # The chart writes http_proxy and https_proxy as plain values: they are left out, and extraEnv references.
+    assert "http_proxy" not in values
+    assert "https_proxy" not in values
+    assert values["extraEnv"] == [reference("HTTP_PROXY", "http-proxy"), reference("HTTPS_PROXY", "https-proxy")]
+    assert values["no_proxy"] == ",".join(NO_PROXY)
+    # extraEnv goes to the controller alone; the other components stay untouched.
+    for component in ("webhook", "cainjector", "startupapicheck"):
+        assert values[component] == base[component]
+    # Without credentials nothing goes through extraEnv: the URLs stay readable.
+    plain = with_cert_manager_egress(base, proxy(), NO_PROXY)
+    assert "extraEnv" not in plain
+    assert (plain["http_proxy"], plain["https_proxy"]) == (PROXY, PROXY)
+
+
+def test_with_credentials_fluent_bit_reads_its_proxy_from_the_secret_and_keeps_its_own_credentials() -> None:
+    split = EgressProxy("http://10.250.0.10:3128", https_proxy="http://svc:S3cr3t@10.250.0.11:3129")
+    for build in (container_log_values, event_values):
+        base = build(TARGET, hub_name="hub-seattle", secret_name="logs")
+        values = with_fluent_bit_egress(base, split, NO_PROXY)
+        assert "S3cr3t" not in json.dumps(values)
+        env = values["env"]
+        assert env[: len(base["env"])] == base["env"]
+        assert env[len(base["env"]) :] == [
+            reference("HTTP_PROXY", "https-proxy"), reference("http_proxy", "https-proxy"),
+            {"name": "NO_PROXY", "value": ",".join(NO_PROXY)}, {"name": "no_proxy", "value": ",".join(NO_PROXY)},
+        ]  # fmt: skip
+
+
+def test_the_proxy_secret_holds_both_urls_only_when_they_carry_credentials() -> None:
+    assert proxy_secret("logging", proxy()) is None
+    split = EgressProxy("http://10.250.0.10:3128", https_proxy="http://svc:S3cr3t@10.250.0.11:3129")
+    secret = proxy_secret("logging", split)
+    assert secret is not None
+    validate(secret)
+    assert (secret["metadata"]["name"], secret["metadata"]["namespace"]) == (PROXY_SECRET, "logging")
+    assert secret["stringData"] == {"http-proxy": "http://10.250.0.10:3128",
+                                    "https-proxy": "http://svc:S3cr3t@10.250.0.11:3129"}  # fmt: skip
 
 
 def _backup_settings() -> JobSettings:

@@ -18,7 +18,8 @@ SECRETS = {"armClientSecret", "dnsSolverClientSecret", "backupVerificationKey"}
 
 
 def openssh(key: Any) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    line: bytes = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    return line.decode()
 
 
 RSA_KEY = openssh(rsa.generate_private_key(public_exponent=65537, key_size=3072)) + " ops@contoso"

@@ -7,6 +7,10 @@ that venv the tests fail, unless STACKHUB_ALLOW_MISSING_TOOLS=1 says this machin
 What checkov reads: the Kubernetes objects the program declares itself (the application, the database, its backups,
 namespaces, issuers, the StorageClass). The Helm releases' charts are not rendered offline (their values are
 written, not their templates), so the ingress controller, cert-manager, kured and Fluent Bit are not scanned here.
+
+Both hubs are scanned a second time behind an egress proxy (tests/egress/hubs.py: the same stack files with
+`egressProxy`), rendered by the same `preview.manifests` as `--out` writes them: that adds the node configurator
+DaemonSet, whose deliberate privileges skip their checks with reasons, and the proxy's objects in each namespace.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import pytest
 
 from components.ratings_app import AppImages
 from preview.manifests import write_manifests
+from tests.egress.hubs import HUBS as EGRESS_HUBS
+from tests.egress.hubs import SEATTLE, run_hub
 from tests.workloads.hub_cluster import Cluster, run_cluster
 from workloads.scan_exceptions import IMAGE_DIGEST, PULL_POLICY_ALWAYS
 
@@ -31,6 +37,11 @@ CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
 HUBS = ("hub-seattle", "hub-denver")
 EXCEPTIONS = {IMAGE_DIGEST, PULL_POLICY_ALWAYS}
 """The only checks an object may skip (images pinned by tag, `workloads.scan_exceptions`)."""
+NODE_CONFIGURATOR = "DaemonSet.node-egress.node-egress-proxy"
+NODE_ACCESS = {"CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_20", "CKV_K8S_28", "CKV_K8S_37"}
+"""privileged, hostPID, allowPrivilegeEscalation, NET_RAW, capabilities: what the node configurator is granted."""
+ALLOWED = {NODE_CONFIGURATOR: NODE_ACCESS | EXCEPTIONS}
+"""The checks an object may skip beyond the image checks, by checkov's resource id."""
 NO_REASON = "No comment provided"
 """What checkov records for a skip annotation without `=<reason>`."""
 DIGEST = "sha256:" + "7c" * 32
@@ -138,3 +149,55 @@ def test_digests_leave_nothing_to_skip(tmp_path: Path) -> None:
     assert result["summary"]["resource_count"] >= 20
     assert result["results"]["failed_checks"] == []
     assert result["results"]["skipped_checks"] == []
+
+
+# --- behind an egress proxy ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def egress_report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Both hubs behind their egress proxies, written as `--out` writes them, scanned together."""
+    checkov()
+    out = tmp_path_factory.mktemp("egress")
+    for hub in EGRESS_HUBS:
+        write_manifests(run_hub(hub), out / hub.stack)
+    return scan(out)
+
+
+def skips_by_resource(report: dict[str, Any]) -> dict[tuple[str, str], set[str]]:
+    found: dict[tuple[str, str], set[str]] = {}
+    for check in report["results"]["skipped_checks"]:
+        found.setdefault((hub_of(check), check["resource"]), set()).add(check["check_id"])
+    return found
+
+
+def test_no_check_fails_on_either_hub_behind_a_proxy(egress_report: dict[str, Any]) -> None:
+    assert egress_report["summary"]["parsing_errors"] == 0
+    failed = egress_report["results"]["failed_checks"]
+    assert failed == [], f"{len(failed)} failed checkov check(s):\n" + described(failed, lambda c: c["check_name"])
+    # The node configurator itself was checked on both hubs, not left out.
+    passed = {(hub_of(c), c["resource"]) for c in egress_report["results"]["passed_checks"]}
+    assert {(hub.stack, NODE_CONFIGURATOR) for hub in EGRESS_HUBS} <= passed
+
+
+def test_behind_a_proxy_every_skip_has_its_reason_and_is_allowed_for_its_object(egress_report: dict[str, Any]) -> None:
+    for check in egress_report["results"]["skipped_checks"]:
+        reason = (check["check_result"].get("suppress_comment") or "").strip()
+        assert reason not in ("", NO_REASON), check["resource"]
+        assert len(reason) > 40, f"{check['resource']}: {reason!r} does not say why"
+    skips = skips_by_resource(egress_report)
+    for (stack, resource), ids in skips.items():
+        allowed = ALLOWED.get(resource, EXCEPTIONS)
+        assert ids <= allowed, f"{stack} {resource} skips {sorted(ids - allowed)}"
+    # The configurator's images are pinned by tag here: it skips its privileges and the two image checks, exactly.
+    for hub in EGRESS_HUBS:
+        assert skips[(hub.stack, NODE_CONFIGURATOR)] == NODE_ACCESS | EXCEPTIONS, hub.stack
+
+
+def test_a_node_image_with_a_digest_leaves_the_configurator_only_its_privileges_to_skip(tmp_path: Path) -> None:
+    checkov()
+    write_manifests(run_hub(SEATTLE, node_image=f"{SEATTLE.mirror}/library/python:3.12.8-slim@{DIGEST}"), tmp_path)
+    result = scan(tmp_path)
+    assert result["results"]["failed_checks"] == []
+    skips = {c["check_id"] for c in result["results"]["skipped_checks"] if c["resource"] == NODE_CONFIGURATOR}
+    assert skips == NODE_ACCESS

@@ -11,6 +11,7 @@ from workloads.scan_exceptions import (
     ScanException,
     has_digest,
     image_exceptions,
+    node_access_exceptions,
     skip_annotations,
 )
 
@@ -77,6 +78,44 @@ def test_one_exception_per_check() -> None:
     twice = [ScanException("CKV_K8S_43", "one reason"), ScanException("CKV_K8S_43", "another reason")]
     with pytest.raises(ValueError, match="one exception per check"):
         skip_annotations(twice)
+
+
+PURPOSE = "runs the host's systemctl through nsenter"
+
+
+def test_node_access_skips_the_five_privilege_checks_each_naming_the_container() -> None:
+    exceptions = node_access_exceptions("configure", PURPOSE)
+    # privileged, hostPID, allowPrivilegeEscalation, NET_RAW, capabilities (checkov's Kubernetes check ids).
+    assert [e.check_id for e in exceptions] == ["CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_20", "CKV_K8S_28", "CKV_K8S_37"]
+    assert all("`configure`" in e.reason for e in exceptions)
+    # What the container does is the reason for the privilege and the host's PID namespace.
+    assert [e.check_id for e in exceptions if PURPOSE in e.reason] == ["CKV_K8S_16", "CKV_K8S_17"]
+    # The other three say why they follow from `privileged`, and what the other containers do instead.
+    assert "refuses allowPrivilegeEscalation false" in exceptions[2].reason
+    assert all("every other container" in e.reason for e in exceptions[2:])
+
+
+def test_node_access_and_image_exceptions_make_one_annotation_per_check() -> None:
+    annotations = skip_annotations([*node_access_exceptions("configure", PURPOSE), *image_exceptions(["python:3"])])
+    assert list(annotations) == [f"checkov.io/skip{n}" for n in range(1, 8)]
+    assert [value.split("=")[0] for value in annotations.values()] == [
+        "CKV_K8S_16", "CKV_K8S_17", "CKV_K8S_20", "CKV_K8S_28", "CKV_K8S_37", IMAGE_DIGEST, PULL_POLICY_ALWAYS
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("container", "purpose", "message"),
+    [
+        ("", PURPOSE, "names its container and what it does"),
+        ("configure", " ", "names its container and what it does"),
+        ("configure", "sets a=b on the host", "no '='"),
+    ],
+)
+def test_node_access_needs_a_container_and_a_purpose_checkov_can_read(
+    container: str, purpose: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        node_access_exceptions(container, purpose)
 
 
 def test_the_api_dotenv_file_sets_each_variable_on_its_own_unquoted_line() -> None:
