@@ -16,6 +16,8 @@ from planning.egress import EgressProxy, effective_no_proxy
 from policy.stackhub_policies.pod_security import all_containers, restricted_violations
 from tests.backup.conftest import BASH, Pod
 from tests.egress.certs import certificate_pem
+from tests.workloads.network_paths import Path, allowed_paths
+from tests.workloads.network_paths import Pod as PolicyPod
 from workloads.backup.jobs import (
     BACKUP_LABELS,
     RESTORE_LABELS,
@@ -35,8 +37,6 @@ from workloads.backup.jobs import (
 from workloads.backup.scripts import Recipient, encrypt_command, mongo_scripts
 from workloads.backup.settings import DEFAULT_SCHEDULE, job_deadlines
 from workloads.egress import CA_CONFIGMAP, openssl_subject_hash
-from workloads.network_policy import Path, allowed_paths
-from workloads.network_policy import Pod as PolicyPod
 
 SETTINGS = JobSettings(hub="seattle", mongo_image="mongo:8.0.17", python_image="python:3.13-slim",
                        image_pull_secrets=["registry-pull"])  # fmt: skip

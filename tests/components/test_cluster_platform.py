@@ -28,6 +28,7 @@ from tests.workloads.hub_cluster import (
     Cluster,
     run_cluster,
 )
+from tests.workloads.network_paths import Pod, allowed_paths
 from tests.workloads.values_schema import values_errors
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS, PlatformCharts
 from workloads.egress import (
@@ -41,7 +42,6 @@ from workloads.egress import (
     node_manifests,
     openssl_subject_hash,
 )
-from workloads.network_policy import Pod, allowed_paths
 from workloads.platform_values import (
     AZURE_LB_IPV4,
     AZURE_LB_RESOURCE_GROUP,

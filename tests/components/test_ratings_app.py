@@ -22,6 +22,7 @@ from tests.workloads.hub_cluster import (
     Cluster,
     run_cluster,
 )
+from tests.workloads.network_paths import Path, Pod, allowed_paths
 from tests.workloads.sizing_checks import parse_resources, pods_fit
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS, INGRESS_NAMESPACE
 from workloads.mongo import (
@@ -34,7 +35,6 @@ from workloads.mongo import (
     member_hosts,
     member_liveness_command,
 )
-from workloads.network_policy import Path, Pod, allowed_paths
 from workloads.platform_values import platform_pods
 from workloads.ratings import API_DOTENV_PATH, APP_UID
 from workloads.sizing import FixedPods, Resources, vm_size

@@ -17,6 +17,7 @@ from planning.egress import EgressProxy, effective_no_proxy
 from planning.network import master_block
 from policy.stackhub_policies.pod_security import restricted_violations
 from tests.egress.certs import certificate_pem
+from tests.workloads.network_paths import Path, Pod, allowed_paths
 from tests.workloads.values_schema import values_errors
 from workloads.backup.jobs import JobSettings, backup_pod_spec, cronjob, verify_pod_spec
 from workloads.charts import INGRESS_CONTROLLER_POD_LABELS
@@ -46,7 +47,6 @@ from workloads.egress import (
     with_fluent_bit_egress,
 )
 from workloads.log_shipping import IngestionTarget, container_log_values, event_values
-from workloads.network_policy import Path, Pod, allowed_paths
 from workloads.platform_values import cert_manager_values
 from workloads.scan_exceptions import (
     CAPABILITIES,

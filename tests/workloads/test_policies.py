@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from policy.stackhub_policies.pod_security import restricted_violations
-from workloads.network_policy import Path, Pod, allowed_paths, selector_matches
+from tests.workloads.network_paths import Path, Pod, allowed_paths, selector_matches
 
 FRONT = Pod("front", "shop", {"app": "front"}, {"http": (8080, "TCP")})
 BACK = Pod("back", "shop", {"app": "back", "tier": "api"}, {"api": (3000, "TCP"), "metrics": (9100, "TCP")})
