@@ -851,14 +851,7 @@ class Progress:
 
     def prepare(self) -> None:
         """Make sure progress can be kept before the first step changes the cluster."""
-        try:
-            self.checkpoints.prepare_directory()
-        except (OSError, CheckpointError) as err:
-            raise LifecycleError(
-                f"the checkpoint directory {self.checkpoints.path.parent} cannot be used ({type(err).__name__}: "
-                f"{err}); set {ENV_CHECKPOINT_DIR} to a directory of yours (nothing was changed)",
-                EXIT_INVALID,
-            ) from None
+        prepare_checkpoint_directory(self.checkpoints)
 
     def record(self, step: ScaleStep | UpgradeStep, apimodel: dict[str, Any]) -> None:
         """Save the model a finished step left; a failed save costs a repeated step later, never the update."""
@@ -895,6 +888,18 @@ class Progress:
             f"{'; '.join(self._saved.steps_done)}); the next `pulumi up` continues from it and runs: "
             f"{_describe_all(remaining)}"
         )
+
+
+def prepare_checkpoint_directory(checkpoints: CheckpointFile) -> None:
+    """Make the checkpoint directory usable before AKS Engine changes anything, or stop saying how (exit 2)."""
+    try:
+        checkpoints.prepare_directory()
+    except (OSError, CheckpointError) as err:
+        raise LifecycleError(
+            f"the checkpoint directory {checkpoints.path.parent} cannot be used ({type(err).__name__}: "
+            f"{err}); set {ENV_CHECKPOINT_DIR} to a directory of yours (nothing was changed)",
+            EXIT_INVALID,
+        ) from None
 
 
 def _describe_all(steps: Sequence[ScaleStep | UpgradeStep]) -> str:
@@ -1004,14 +1009,7 @@ class Deploy:
 
     def prepare(self) -> None:
         """Make sure a failed deploy's model could be kept, before AKS Engine creates anything."""
-        try:
-            self.checkpoints.prepare_directory()
-        except (OSError, CheckpointError) as err:
-            raise LifecycleError(
-                f"the checkpoint directory {self.checkpoints.path.parent} cannot be used ({type(err).__name__}: "
-                f"{err}); set {ENV_CHECKPOINT_DIR} to a directory of yours (nothing was changed)",
-                EXIT_INVALID,
-            ) from None
+        prepare_checkpoint_directory(self.checkpoints)
 
     def kept(self) -> Checkpoint | None:
         """The checkpoint of a failed deploy of these very settings, to deploy again with; else None.
