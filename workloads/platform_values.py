@@ -1,8 +1,8 @@
 """Helm values of the platform charts (NGINX ingress, cert-manager, kured) and the database StorageClass.
 
 Chart keys are those of the pinned chart versions: nginx-ingress 2.6.4 and cert-manager v1.21.1 are checked
-against their own schemas by the tests (`tests/workloads/values_schema.py`); kured 6.1.0 publishes no schema, its keys follow the chart's
-`values.yaml` and `templates/daemonset.yaml`.
+against their own schemas by the tests (`tests/workloads/values_schema.py`); kured 6.1.0 publishes no schema, its
+keys follow the chart's `values.yaml` and `templates/daemonset.yaml`.
 """
 
 from __future__ import annotations

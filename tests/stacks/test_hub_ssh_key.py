@@ -56,7 +56,7 @@ def test_without_one_a_protected_key_is_generated_and_its_private_half_exported_
     [
         ("not a key", "must be an OpenSSH public key line"),
         (openssh(ed25519.Ed25519PrivateKey.generate()), "must be an RSA key of 2048 bits or more"),
-        (openssh(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "2048 bits or more"),
+        (openssh(rsa.generate_private_key(public_exponent=65537, key_size=1024)), "2048 bits or more"),  # noqa: S505
     ],
     ids=["garbage", "ed25519", "rsa-1024"],
 )
