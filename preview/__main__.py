@@ -39,6 +39,7 @@ from preview.engine import (
     stack_reference_short_name,
 )
 from preview.manifests import write_artifacts
+from preview.markdown import AZURE_REPOS_LIMIT, GITHUB_LIMIT
 from preview.render import as_tree, policies_section
 from preview.stack_file import StackFileError
 from preview.state import StackState, StateFileError
@@ -58,7 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     output.add_argument("--json", action="store_true", help="Pulumi's preview digest (`pulumi preview --json`)")
     output.add_argument("--markdown", action="store_true", help="the pull-request comment")
     output.add_argument("--mermaid", action="store_true", help="the component graph (what changed, with a prior)")
-    parser.add_argument("--comment-limit", type=int, default=65_536, help="comment size (Azure Repos: 150000)")
+    parser.add_argument(
+        "--comment-limit", type=int, default=GITHUB_LIMIT, help=f"comment size (Azure Repos: {AZURE_REPOS_LIMIT})"
+    )
     parser.add_argument("--out", type=Path, help="also write manifests, Helm values, apimodel and ARM requests here")
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="project folder (default: this one)")
     prior = parser.add_mutually_exclusive_group()

@@ -113,9 +113,7 @@ def build_digest(
             "base": None if base is None else {"ref": base.ref, "commit": base.commit},
             "head": None if head is None else {"commit": head.commit, "dirty": head.dirty},
             "refused": refused(run),
-            "dataBearing": sorted(
-                {r.urn for r in run.resources if r.protect} | {d.urn for d in run.deleted if d.protect}
-            ),
+            "dataBearing": data_bearing(run),
             "dependentsOfReplaced": dependents_of_replaced(run),
             "components": components(run),
         },

@@ -34,6 +34,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from arm.resource import _outputs as arm_outputs
 from arm.resource import declared_inputs
+from preview.dynamic_host import PROVIDER_KEY as PROVIDER_KEY  # noqa: PLC0414 (re-exported, defined once)
 from preview.dynamic_host import DynamicProviderHost
 from preview.providers import (
     COMMAND_TYPE,
@@ -52,13 +53,18 @@ from preview.providers import (
     under,
 )
 from preview.stack_file import read_stack_config
-from preview.state import ResourceState, StackState, from_export_outputs, provider_urn, to_export_outputs
+from preview.state import SECRET_SIG as SECRET_SIG  # noqa: PLC0414 (re-exported, defined once)
+from preview.state import SIG_KEY as SIG_KEY  # noqa: PLC0414 (re-exported, defined once)
+from preview.state import (
+    ResourceState,
+    StackState,
+    from_export_outputs,
+    provider_urn,
+    to_export_outputs,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-SECRET_SIG = rpc._special_secret_sig
-SIG_KEY = rpc._special_sig_key
 REDACTED = "[secret]"
-PROVIDER_KEY = "__provider"
 Mode = Literal["up", "preview"]
 
 

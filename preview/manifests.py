@@ -153,9 +153,7 @@ def arm_requests(run: StackRun) -> list[dict[str, Any]]:
         if resource.op not in ("create", "update", "replace"):
             continue
         inputs = resource.inputs
-        body = {
-            key: _shown(inputs[key]) for key in ("location", "tags", "sku", "kind", "properties") if inputs.get(key)
-        }
+        body = {key: _shown(inputs[key]) for key in _ARM_BODY_KEYS if inputs.get(key)}
         requests.append({
             "method": "PUT",
             "path": _shown(inputs["resource_id"]),

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 from urllib.parse import quote, urlencode
 
+# The comment sizes live with the comment's renderer (standard library only, as this package is); the preview
+# engine cannot import review/, because a `--diff` runs it inside an older checkout that may have none.
+from preview.markdown import AZURE_REPOS_LIMIT, GITHUB_LIMIT
 from review.api import ApiClient, ApiError
 
-GITHUB_LIMIT = 65_536
-AZURE_REPOS_LIMIT = 150_000
 AZURE_API_VERSION = "7.1"
 MAX_PAGES = 100  # 10,000 comments on one pull request: a listing longer than that is a loop, not a conversation
 
