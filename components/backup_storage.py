@@ -1,7 +1,7 @@
 """BackupStorage: where the hubs' database backups live, in public Azure, never on the hub they protect.
 
 A private container in a geo-redundant storage account. Hubs write with a service SAS scoped to that container
-that can create, write and list, never read or delete, HTTPS only and optionally only from the hubs' egress
+that can read, create, write and list, never delete, HTTPS only and optionally only from the hubs' egress
 addresses. `w` could still overwrite a blob: a time-based retention (immutability) policy on the container, at least
 as long as the retention, makes every backup unoverwritable and undeletable until it is that old; locked (only when
 configured: a locked policy can never be removed or shortened) not even the account's owner can. Old backups are
@@ -31,10 +31,13 @@ import pulumi
 import pulumi_command as command
 from pulumi_azure_native import storage
 
-# Create and write (Put Block, Put Block List of a new blob), list (find the latest), read (the hub's weekly
-# verification and a restore download the encrypted archives); never delete. Overwriting or deleting a backup is
-# refused by the container's retention (immutability) policy whatever the SAS allows.
-BACKUP_WRITER_PERMISSIONS = "rcwl"
+from workloads.backup.settings import HUB_SAS_PERMISSIONS
+
+# The hubs' SAS permissions (workloads/backup/settings.py, which the hubs check them against): create and write
+# (Put Block, Put Block List of a new blob), list (find the latest), read (the hub's weekly verification and a
+# restore download the encrypted archives); never delete. Overwriting or deleting a backup is refused by the
+# container's retention (immutability) policy whatever the SAS allows.
+BACKUP_WRITER_PERMISSIONS = HUB_SAS_PERMISSIONS
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from planning.egress import (
     proxy_cidrs,
     proxy_environment,
 )
+from planning.names import image_reference_problem
 from workloads.scan_exceptions import PULL_POLICY, image_exceptions, node_access_exceptions, skip_annotations
 
 NODE_NAMESPACE = "node-egress"
@@ -429,10 +430,9 @@ class NodeProxySettings:
     """The configurator's namespace (Pod Security `privileged`)."""
 
     def __post_init__(self) -> None:
-        if ":" not in self.image.rsplit("/", 1)[-1] and "@sha256:" not in self.image:
-            raise ValueError(f"image {self.image!r} must be pinned to a tag or digest")
-        if self.image.endswith(":latest"):
-            raise ValueError(f"image {self.image!r} must be pinned, not `latest`")
+        # The one image rule (planning/names.py), as the stack's egressNodeImage key is checked.
+        if (why := image_reference_problem(self.image)) is not None:
+            raise ValueError(f"image {self.image!r}: {why}")
 
 
 def node_files(proxy: EgressProxy | None, no_proxy: Sequence[str]) -> dict[str, str]:

@@ -46,8 +46,6 @@ HOST_PID = "CKV_K8S_17"
 PRIVILEGE_ESCALATION = "CKV_K8S_20"
 NET_RAW = "CKV_K8S_28"
 CAPABILITIES = "CKV_K8S_37"
-NODE_ACCESS_CHECKS = (PRIVILEGED, HOST_PID, PRIVILEGE_ESCALATION, NET_RAW, CAPABILITIES)
-"""The checks a pod with node access skips (`node_access_exceptions`), in that order."""
 
 _CHECK_ID = re.compile(r"^CKV2?_K8S_[0-9]+$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")

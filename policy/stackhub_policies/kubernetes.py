@@ -36,7 +36,7 @@ def kind(type_: str) -> str:
 
 def is_workload(subject: Subject) -> bool:
     """Whether the resource is an object with a pod template."""
-    return kind(subject.type) in POD_SPEC_PATHS and subject.type != HELM_RELEASE
+    return kind(subject.type) in POD_SPEC_PATHS
 
 
 def pod_spec(subject: Subject) -> Mapping[str, Any]:

@@ -17,10 +17,11 @@ from typing import Any
 from google.protobuf import struct_pb2  # type: ignore[import-untyped]
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy import EnforcementLevel, Policy
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from .configuration import PolicyConfigError, read_settings
 
-UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+UNKNOWN = UNKNOWN_STRING_VALUE
 """The engine's unknown-value sentinel (a string; pulumi_policy's proxy raises when a policy reads it)."""
 
 

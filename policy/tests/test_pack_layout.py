@@ -73,7 +73,7 @@ def test_the_reference_table_lists_every_policy_with_its_level_kind_description_
     assert list(rows) == [p.name for p in POLICIES]
     for policy in POLICIES:
         _, level, kind, what, settings = rows[policy.name]
-        assert level == policy.enforcement_level.value if policy.enforcement_level else "advisory"
+        assert level == (policy.enforcement_level.value if policy.enforcement_level else "advisory")
         assert kind == ("stack" if isinstance(policy, StackValidationPolicy) else "resource")
         assert what == policy.description
         properties = policy.config_schema.properties if policy.config_schema else {}

@@ -510,7 +510,7 @@ def _args(**changes: Any) -> ClusterPlatformArgs:
         ({"masters_cidr": None, "egress_node_image": None}, "masters_cidr, egress_node_image must be set"),
         ({"egress_node_image": "python:3.12.8-slim"}, "is pulled from docker.io, which the no-proxy list does not"),
         ({"egress_node_image": "registry.elsewhere.example/python:3.12.8-slim"}, "registry.elsewhere.example"),
-        ({"egress_node_image": f"{MIRROR}/library/python"}, "must be pinned to a tag or digest"),
+        ({"egress_node_image": f"{MIRROR}/library/python"}, "an untagged image means latest"),
     ],
     ids=["no-list", "no-masters-no-image", "docker-hub", "other-registry", "unpinned"],
 )

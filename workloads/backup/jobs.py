@@ -122,11 +122,6 @@ def python_files() -> dict[str, str]:
     }
 
 
-def decrypt_memory_mib(archive_mib: int) -> int:
-    """Memory for `openssl cms -decrypt` of an archive of this size: measured at about 4x the archive, plus room."""
-    return 4 * archive_mib + 128
-
-
 def _security() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
