@@ -36,7 +36,9 @@ ADFS_TENANT = "adfs"
 # Seconds between LRO status polls when ARM sends no Retry-After (azure-mgmt's default is 30).
 DEFAULT_POLLING_INTERVAL = 10.0
 
-# azure-core retries these statuses (and any answer that carries Retry-After); 409, 401 and 400 are final.
+# azure-core 1.41 retries these statuses (`azure/core/pipeline/policies/_retry.py` RetryPolicy: `_RETRY_CODES`, which
+# also holds 506 to 998, hub answers never seen) and any answer that carries Retry-After (`is_retry`); 409, 401 and
+# 400 without Retry-After are final.
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 

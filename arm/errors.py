@@ -140,7 +140,8 @@ class ArmError(Exception):
             )
         if self.status_code == 409:
             return (
-                "Not retried: the request conflicts with the resource's current state, most often another "
+                "Not retried (a 409 without Retry-After is final for azure-core): the request conflicts with the "
+                "resource's current state, most often another "
                 f"operation still running on it or on its parent. Wait until that finishes, then {_AGAIN}."
             )
         if self.status_code == 401 and self.code in TOKEN_ERROR_CODES:

@@ -49,8 +49,6 @@ health probes), which answer on every VM and cannot be reached through a proxy."
 CLUSTER_DOMAINS = (".svc", ".cluster.local")
 """In-cluster names, for the clients that cannot match the service range (urllib, Fluent Bit)."""
 
-PROXY_PROBLEM_KEYS = ("httpProxy", "httpsProxy", "noProxy", "trustedCa", "addresses")
-"""Sub-keys of `egressProxy` that `egress_proxy_problems` may name."""
 
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)

@@ -9,9 +9,8 @@ two checks and never reboot anything.
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Sequence
-
-from workloads.backup.settings import check_time_zone
 
 TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 """HH:MM on a 24-hour clock, two digits each: the one form this project writes (kured reads several)."""
@@ -28,10 +27,11 @@ def time_of_day_problem(value: str) -> str | None:
 
 
 def time_zone_problem(name: str) -> str | None:
-    """Why `name` is not a time zone kured can load (an IANA name, as Go's time.LoadLocation reads them), or None."""
+    """Why `name` is not an IANA time zone that exists (what kured's Go time.LoadLocation and a CronJob's
+    `timeZone` load), or None. The one time-zone rule: the backup settings call it too."""
     try:
-        check_time_zone(name)
-    except ValueError:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return "must be an IANA time zone that exists, such as Europe/Berlin or UTC"
     return None
 

@@ -23,8 +23,13 @@ from components.cluster_platform import AcmeSettings, ClusterPlatform, ClusterPl
 from components.database_backup import BackupRecipient, DatabaseBackup, DatabaseBackupArgs
 from components.hub_network import HubNetwork, HubNetworkArgs
 from components.ratings_app import PULL_SECRET, AppImages, RatingsApp, RatingsAppArgs, RegistryCredentials
-from planning.cluster import DATABASE_MEMBERS, database_volume_problem, master_size_problem, worker_count_problem
-from planning.cluster import worker_size_problem as _worker_size_problem
+from planning.cluster import (
+    DATABASE_MEMBERS,
+    database_volume_problem,
+    master_size_problem,
+    worker_count_problem,
+    worker_size_problem,
+)
 from planning.egress import (
     EgressProxy,
     api_server_fqdn,
@@ -368,14 +373,17 @@ class HubConfig(StackConfig):
         return self.egress_proxy.proxy() if self.egress_proxy is not None else None
 
     def no_proxy(self) -> tuple[str, ...]:
-        """The destinations reached without the proxy, computed from the address plan (planning.egress)."""
+        """The destinations reached without the proxy, computed from the address plan (planning.egress); empty
+        without egressProxy."""
+        if self.egress_proxy is None:
+            return ()
         return effective_no_proxy(
             service_cidr=SERVICE_CIDR,
             vnet_cidr=self.vnet_cidr,
             api_server_fqdn=api_server_fqdn(self.dns_prefix or self.hub_name, self.location, self.domain),
             arm_endpoint=self.arm_endpoint,
             storage_suffix=f"{self.location}.{self.domain}",
-            extra=self.egress_proxy.no_proxy if self.egress_proxy is not None else (),
+            extra=self.egress_proxy.no_proxy,
         )
 
     @property
@@ -542,7 +550,7 @@ class HubConfig(StackConfig):
         size = (
             size_problem(self.agent_vm_size, "agent")
             if count is not None
-            else _worker_size_problem(
+            else worker_size_problem(
                 self.agent_vm_size,
                 self.agent_count,
                 log_shipping=self.log_shipping,
@@ -643,9 +651,6 @@ class HubConfig(StackConfig):
                             "proxy, and nothing else outside the cluster")]  # fmt: skip
         return []
 
-
-# The ratings database's replica set (planning.cluster: the rule for the number of workers counts with it).
-MONGODB_MEMBERS = DATABASE_MEMBERS
 
 # ClusterSettings fields that are not config keys, and the key that decides them.
 _CLUSTER_FIELD_KEYS = {
@@ -792,7 +797,7 @@ def _deploy_app(
                 api_tag=config.ratings_api_tag, web_tag=config.ratings_web_tag, mongodb=config.mongo_image
             ),
             log_shipping=shared.logs is not None,
-            mongodb_members=MONGODB_MEMBERS,
+            mongodb_members=DATABASE_MEMBERS,
             database_volume_size=config.database_volume_size,
             backup_user=config.backups,
             egress_proxy=config.egress_proxy is not None,
@@ -824,7 +829,7 @@ def _deploy_platform(
             ),
             log_shipping=_log_shipping(shared.logs),
             egress=config.proxy(),
-            no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
+            no_proxy=config.no_proxy(),
             egress_node_image=config.egress_node_image,
             masters_cidr=master_block(config.cluster_subnet_cidr).cidr,
         ),
@@ -888,12 +893,12 @@ def _deploy_backup(
                 BackupRecipient(c.recipient.file, c.pem, c.recipient.rsa) for c in config.recipient_certificates()
             ],
             verification_key=pulumi.Output.secret(config.backup_verification_key.get_secret_value()),
-            database_hosts=member_hosts(MONGODB_MEMBERS, MONGODB, MONGODB, NAMESPACE),
+            database_hosts=member_hosts(DATABASE_MEMBERS, MONGODB, MONGODB, NAMESPACE),
             database_labels={"app.kubernetes.io/name": MONGODB},
             database_port=MONGODB_PORT,
             storage_egress=config.backup_egress_rules(url),
             egress=config.proxy(),
-            no_proxy=config.no_proxy() if config.egress_proxy is not None else (),
+            no_proxy=config.no_proxy(),
             mongo_image=config.mongo_image,
             python_image=config.backup_python_image,
             schedule=config.backup_schedule,

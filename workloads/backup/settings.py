@@ -11,7 +11,6 @@ import ipaddress
 import itertools
 import json
 import re
-import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from planning.names import image_reference_problem
+from planning.reboot import time_zone_problem
 from workloads.backup.pod.profiles import AZURE_STACK_HUB, DEFAULT_PROFILE, MIB, storage_profile
 from workloads.backup.scripts import Recipient
 
@@ -145,10 +145,8 @@ def job_deadlines(expression: str, longest_run_seconds: int = 4 * 3600) -> tuple
 
 def check_time_zone(name: str) -> str:
     """An IANA time zone name (the CronJob's `timeZone`)."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
-        raise ValueError(f"time zone {name!r}: not an IANA name such as Europe/Berlin or Etc/UTC") from error
+    if time_zone_problem(name) is not None:
+        raise ValueError(f"time zone {name!r}: not an IANA name such as Europe/Berlin or Etc/UTC")
     return name
 
 
