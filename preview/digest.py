@@ -112,18 +112,12 @@ def build_digest(
             "stack": run.stack,
             "base": None if base is None else {"ref": base.ref, "commit": base.commit},
             "head": None if head is None else {"commit": head.commit, "dirty": head.dirty},
-            "refused": refused(run),
+            "refused": list(run.refused),
             "dataBearing": data_bearing(run),
             "dependentsOfReplaced": dependents_of_replaced(run),
             "components": components(run),
         },
     }
-
-
-def refused(run: StackRun) -> list[str]:
-    """Protected resources the plan replaces or deletes: Pulumi refuses the plan."""
-    found = [r.urn for r in run.resources if r.op == "replace" and r.protect and r.old is not None and r.old.protect]
-    return found + [d.urn for d in run.deleted if d.protect]
 
 
 def data_bearing(run: StackRun) -> list[str]:

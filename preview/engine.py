@@ -110,6 +110,8 @@ class StackRun:
     """Resources of the prior state the program no longer declares (delete steps)."""
     errors: list[str] = field(default_factory=list)
     """What makes the engine refuse the plan (protected replacements and deletions, check failures)."""
+    refused: list[str] = field(default_factory=list)
+    """The protected resources the plan replaces or deletes, which the engine refuses (URNs, in plan order)."""
     prior_given: bool = False
     """Whether the run started from a prior state (an update) rather than from nothing."""
     prior_outputs: dict[str, Any] = field(default_factory=dict)
@@ -559,6 +561,7 @@ class OfflineMonitor(mocks.MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.stack_outputs: dict[str, Any] = {}
         self.errors: list[str] = []
+        self.refused: list[str] = []
         self.providers: dict[str, ProviderStatus] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
@@ -581,6 +584,7 @@ class OfflineMonitor(mocks.MockMonitor):
         goal.diff, checked = self._decide(goal, old)
         goal.op = "create" if old is None else goal.diff.op
         if goal.op == "replace" and old is not None and old.protect and goal.protect:
+            self.refused.append(urn)
             self._fail(f"unable to replace resource {urn}\nas it is currently marked for protection")
         if goal.type.startswith("pulumi:providers:"):
             self.providers[urn] = ProviderStatus(goal.op == "replace", not has_unknowns(goal.inputs))
@@ -600,6 +604,7 @@ class OfflineMonitor(mocks.MockMonitor):
         gone = [r for urn, r in self.prior.items() if urn not in self.registrations]
         for resource in gone:
             if resource.protect:
+                self.refused.append(resource.urn)
                 self._fail(f"resource {resource.urn} cannot be deleted\nbecause it is protected")
         return gone
 
@@ -813,6 +818,7 @@ def run_stack(
         mode=mode,
         deleted=deleted,
         errors=list(monitor.errors),
+        refused=list(monitor.refused),
         prior_given=prior is not None,
         prior_outputs=dict(prior.outputs) if prior is not None else {},
     )

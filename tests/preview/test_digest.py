@@ -131,3 +131,13 @@ def test_unchanged_resources_that_depend_on_a_replaced_one_are_listed() -> None:
     run = run_stack("shared", program=settings_maps("b"), mode="preview", prior=prior)
     first, second = (r.urn for r in run.resources if r.name in ("first", "second"))
     assert build_digest(run)["stackhubHa"]["dependentsOfReplaced"] == {first: [second]}
+
+
+def test_deleting_protected_resources_is_refused_for_each_of_them(deployed: StackState) -> None:
+    # The program declares nothing any more: every resource is deleted, and the engine refuses each protected one.
+    run = run_stack(HUB, program=lambda: None, mode="preview", prior=deployed)
+    protected = [r.urn for r in deployed.resources if r.protect]
+    assert len(protected) >= 3  # the cluster, its SSH key, the database among them
+    extra = build_digest(run)["stackhubHa"]
+    assert sorted(extra["refused"]) == sorted(protected)
+    assert len(run.errors) == len(protected)
