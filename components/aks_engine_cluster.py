@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,8 +74,6 @@ class AksEngineClusterArgs:
     lifecycle_python: str = LIFECYCLE_PYTHON
     """The Python that runs the lifecycle module: the project's virtualenv interpreter, relative to the project
     folder (`stacks.project.lifecycle_python()` reads it from Pulumi.yaml)."""
-    lifecycle_command: Sequence[str] | None = None
-    """How to run the lifecycle module, replacing `lifecycle_python -m aksengine.lifecycle` entirely."""
     working_dir: str | None = None
     """Directory the lifecycle runs in (it must be able to import `aksengine`)."""
     proxy_environment: Mapping[str, str] = field(default_factory=dict)
@@ -189,8 +187,6 @@ class AksEngineCluster(pulumi.ComponentResource):
 
 def lifecycle_command(args: AksEngineClusterArgs) -> tuple[str, ...]:
     """The argv that runs the lifecycle module (the Command appends create, update or delete)."""
-    if args.lifecycle_command is not None:
-        return tuple(args.lifecycle_command)
     if not args.lifecycle_python:
         raise ValueError("AksEngineClusterArgs.lifecycle_python must name the Python that runs the lifecycle")
     return (args.lifecycle_python, *LIFECYCLE_MODULE)
