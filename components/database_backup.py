@@ -45,6 +45,7 @@ from workloads.backup.jobs import (
     proxy_secret_data,
     python_files,
     restore_pod_spec,
+    restore_template,
     scan_exceptions,
     storage_through_proxy,
     verify_pod_spec,
@@ -237,11 +238,8 @@ class DatabaseBackup(pulumi.ComponentResource):
             self._config_map("egress-ca", ca["metadata"]["name"], ca["data"], ca["metadata"]["labels"])
 
         restore_settings = replace(settings, names=replace(names, key_secret=RESTORE_KEY_SECRET))
-        restore = self._cronjob(RESTORE_TEMPLATE, RESTORE_LABELS, RESTORE_SCHEDULE,
-                                restore_pod_spec(restore_settings, LATEST_VERIFIED))  # fmt: skip
-        restore["spec"]["suspend"] = True
-        # One attempt: a failed restore is looked at before it runs again (as `jobs.restore_job`).
-        restore["spec"]["jobTemplate"]["spec"]["backoffLimit"] = 0
+        restore = restore_template(self._cronjob(RESTORE_TEMPLATE, RESTORE_LABELS, RESTORE_SCHEDULE,
+                                                 restore_pod_spec(restore_settings, LATEST_VERIFIED)))  # fmt: skip
         for role, body in (
             ("backup", self._cronjob(BACKUP_CRONJOB, BACKUP_LABELS, args.schedule, backup_pod_spec(settings))),
             ("verification", self._cronjob(VERIFY_CRONJOB, VERIFY_LABELS, args.verify_schedule,

@@ -30,8 +30,8 @@ from workloads.backup.jobs import (
     network_policies,
     proxy_secret_data,
     python_files,
-    restore_job,
     restore_pod_spec,
+    restore_template,
     verify_pod_spec,
 )
 from workloads.backup.scripts import Recipient, encrypt_command, mongo_scripts
@@ -54,7 +54,9 @@ def objects() -> list[dict[str, Any]]:
                 time_zone="Etc/UTC", deadlines=deadlines, pod_spec=PODS["backup"]),
         cronjob(name="ratings-backup-verification", namespace="ratingsapp", labels=VERIFY_LABELS,
                 schedule="45 4 * * 0", time_zone="Etc/UTC", deadlines=deadlines, pod_spec=PODS["verification"]),
-        restore_job("ratings-restore", "ratingsapp", PODS["restore"]),
+        restore_template(cronjob(name="ratings-restore", namespace="ratingsapp", labels=RESTORE_LABELS,
+                                 schedule=DEFAULT_SCHEDULE, time_zone="Etc/UTC", deadlines=deadlines,
+                                 pod_spec=PODS["restore"])),
     ]  # fmt: skip
     return made + network_policies("ratingsapp", {"app.kubernetes.io/name": "ratings-mongodb"}, 27017,
                                    [("20.60.0.0/16", 443)])  # fmt: skip

@@ -20,6 +20,7 @@ database only, get nothing. Whether the storage itself is reached through the pr
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -410,18 +411,13 @@ def cronjob(
     }
 
 
-def restore_job(name: str, namespace: str, pod_spec: Mapping[str, Any], active_deadline: int = 4 * 3600) -> Any:
-    """A batch/v1 Job for one restore: no retry (a failed restore is looked at before it runs again)."""
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": namespace, "labels": dict(RESTORE_LABELS)},
-        "spec": {
-            "backoffLimit": 0,
-            "activeDeadlineSeconds": active_deadline,
-            "template": {"metadata": {"labels": dict(RESTORE_LABELS)}, "spec": dict(pod_spec)},
-        },
-    }
+def restore_template(suspended: dict[str, Any]) -> dict[str, Any]:
+    """The restore's CronJob as a template (`kubectl create job --from=cronjob/...` makes one restore): never
+    scheduled (suspended), and no retry, since a failed restore is looked at before it runs again."""
+    template = copy.deepcopy(suspended)
+    template["spec"]["suspend"] = True
+    template["spec"]["jobTemplate"]["spec"]["backoffLimit"] = 0
+    return template
 
 
 def network_policies(
