@@ -12,10 +12,11 @@ import kubernetes_validate
 import pytest
 
 from aksengine.versions import DEFAULT_KUBERNETES_VERSION
-from planning.egress import EgressProxy, effective_no_proxy
+from planning.egress import EgressProxy
 from policy.stackhub_policies.pod_security import all_containers, restricted_violations
 from tests.backup.conftest import BASH, Pod
 from tests.egress.certs import certificate_pem
+from tests.egress.hubs import DENVER_NO_PROXY, PROXY_VARIABLES
 from tests.workloads.network_paths import Path, allowed_paths
 from tests.workloads.network_paths import Pod as PolicyPod
 from workloads.backup.jobs import (
@@ -154,14 +155,7 @@ def test_the_python_configmap_is_the_whole_package_and_stdlib_only() -> None:
 CA = certificate_pem("Contoso TLS Inspection CA")
 PROXY = EgressProxy("http://10.20.8.4:3128", trusted_ca=CA)
 CREDENTIALED = EgressProxy("http://svc-backup:Pr0xy%25pw@10.20.8.4:3128", trusted_ca=CA)
-NO_PROXY = effective_no_proxy(
-    service_cidr="10.0.0.0/16",
-    vnet_cidr="10.20.0.0/16",
-    api_server_fqdn="hub-denver.denver.cloudapp.azs.contoso.com",
-    arm_endpoint="https://management.denver.azs.contoso.com",
-    storage_suffix="denver.azs.contoso.com",
-)
-PROXY_VARIABLES = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+NO_PROXY = DENVER_NO_PROXY
 
 
 def pods(settings: JobSettings) -> dict[str, dict[str, Any]]:

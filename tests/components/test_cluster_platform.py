@@ -20,6 +20,7 @@ from preview.manifests import HELM_RELEASE_TYPE, rendered_objects
 from preview.render import as_json, as_tree
 from tests.conftest import shared_outputs
 from tests.egress.certs import certificate_pem
+from tests.egress.hubs import PROXY_VARIABLES
 from tests.workloads.hub_cluster import (
     INGESTION,
     INGRESS_IP,
@@ -239,7 +240,6 @@ NO_PROXY = effective_no_proxy(
     storage_suffix="seattle.azurestack.contoso.com",
     extra=(MIRROR,),
 )
-PROXY_VARIABLES = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
 
 
 def behind(url: str = PROXY, **changes: Any) -> Cluster:

@@ -22,7 +22,7 @@ from components.database_backup import (
     RESTORE_TEMPLATE,
     VERIFY_CRONJOB,
 )
-from planning.egress import EgressProxy, effective_no_proxy
+from planning.egress import EgressProxy
 from policy.stackhub_policies.pod_security import restricted_violations
 from preview.engine import REDACTED, SECRET_SIG, SIG_KEY, StackRun, is_secret, run_stack
 from preview.manifests import rendered_objects, write_manifests
@@ -33,6 +33,7 @@ from tests.backup.component_render import GOLDEN, base_args, canonical, render, 
 from tests.backup.component_render import run as component_run
 from tests.conftest import config_of, shared_outputs
 from tests.egress.certs import certificate_pem
+from tests.egress.hubs import DENVER_NO_PROXY, PROXY_VARIABLES
 from tests.workloads.hub_cluster import KUBERNETES_VERSION
 from tests.workloads.test_checkov import EXCEPTIONS as CHECKOV_EXCEPTIONS
 from tests.workloads.test_checkov import checkov, scan
@@ -294,14 +295,7 @@ HUB_SAS = "sv=2019-07-07&sr=c&sp=rcwl&se=2099-06-30T00:00:00Z&spr=https&sig=sent
 PROXY_CA = certificate_pem("Contoso TLS Inspection CA")
 PROXY_URL = "http://10.20.8.4:3128"
 PROXY_PASSWORD = "Pr0xy-sentinel-77e1"
-NO_PROXY = effective_no_proxy(
-    service_cidr="10.0.0.0/16",
-    vnet_cidr="10.20.0.0/16",
-    api_server_fqdn="hub-denver.denver.cloudapp.azs.contoso.com",
-    arm_endpoint="https://management.denver.azs.contoso.com",
-    storage_suffix="denver.azs.contoso.com",
-)
-PROXY_VARIABLES = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"}
+NO_PROXY = DENVER_NO_PROXY
 
 
 def pod_specs(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from planning.egress import effective_no_proxy
 from preview.engine import StackRun
 from tests.conftest import config_of, run_with
 from tests.egress.certs import certificate_pem
@@ -79,3 +80,14 @@ def run_hub(hub: EgressHub, *, node_image: str | None = None) -> StackRun:
     """An offline `up` of the hub behind its proxy (`egressProxy` a secret when its URL carries credentials)."""
     secrets = set(SECRETS) | ({"egressProxy"} if hub.credentials else set())
     return run_with(hub.stack, hub.config(node_image=node_image), secrets)
+
+
+# A hub's no-proxy list and the proxy variables, for the tests that check one component behind a proxy.
+DENVER_NO_PROXY = effective_no_proxy(
+    service_cidr="10.0.0.0/16",
+    vnet_cidr="10.20.0.0/16",
+    api_server_fqdn="hub-denver.denver.cloudapp.azs.contoso.com",
+    arm_endpoint="https://management.denver.azs.contoso.com",
+    storage_suffix="denver.azs.contoso.com",
+)
+PROXY_VARIABLES = frozenset({"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"})
