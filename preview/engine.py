@@ -583,6 +583,8 @@ class OfflineMonitor(mocks.MockMonitor):
         goal.old = old
         goal.diff, checked = self._decide(goal, old)
         goal.op = "create" if old is None else goal.diff.op
+        # step_generator.go: `if new.Protect && old.Protect` ("we do allow unprotecting and replacing to happen in
+        # a single update cycle").
         if goal.op == "replace" and old is not None and old.protect and goal.protect:
             self.refused.append(urn)
             self._fail(f"unable to replace resource {urn}\nas it is currently marked for protection")
